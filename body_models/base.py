@@ -1,0 +1,129 @@
+"""The interface every body model backend implements, and its typed values.
+
+World frame shared by every backend ("canonical frame"): meters, right-handed,
++y up, the subject faces +z, the subject's left is +x. A backend converts its native
+frame into this one with a fixed rotation (`native_to_world`); placement on the
+ground (feet at y = 0, root joint over the origin) is done by the pipeline, not here.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class ParamSpace:
+    """One named, flat parameter vector a backend takes.
+
+    labels: one name per component; low/high: the valid range of each component
+    (inclusive); unit: what the numbers mean ("unitless", "radians", ...).
+    """
+
+    name: str
+    labels: tuple[str, ...]
+    low: float
+    high: float
+    unit: str
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class BodyOutput:
+    """Result of a batched forward pass, in the canonical world frame.
+
+    vertices: (B, V, 3) meters. joints: (B, J, 3) meters. Tensors keep the autograd
+    graph so trainers can take losses through them.
+    """
+
+    vertices: torch.Tensor
+    joints: torch.Tensor
+
+
+@dataclass(frozen=True)
+class ShapePrior:
+    """What the user asks of sampled shapes; each backend uses the fields that apply.
+
+    age_years: (low, high) morphological age in years (Anny). beta_sigma: standard
+    deviation of every beta component (SMPL family).
+    """
+
+    age_years: tuple[float, float] = (18.0, 80.0)
+    beta_sigma: float = 1.0
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """Names of the backend joints that the capture-pose description drives.
+
+    Each entry names a native joint; `spine` and `neck` list joints that share a
+    rotation evenly. `joint_names` is the full list of joints the forward pass returns.
+    """
+
+    joint_names: tuple[str, ...]
+    shoulder: tuple[str, str]
+    elbow: tuple[str, str]
+    wrist: tuple[str, str]
+    hip: tuple[str, str]
+    knee: tuple[str, str]
+    ankle: tuple[str, str]
+    spine: tuple[str, ...]
+    neck: tuple[str, ...]
+
+    def index(self, name: str) -> int:
+        return self.joint_names.index(name)
+
+
+class BodyModel(abc.ABC):
+    """A parametric body: shape and native pose vectors in, meshes out.
+
+    Subclasses set `name`, `version`, `shape_space`, `pose_space`, `skeleton`,
+    `faces` ((F, 3) int64 triangles) and `native_to_world` ((3, 3) rotation taking
+    native coordinates to the canonical frame), and implement `_forward_native`.
+    Native pose vectors are per-joint axis-angle rotations (radians) about axes
+    aligned with the native frame, composed parent-first, flattened (J * 3).
+    """
+
+    name: str
+    version: str
+    shape_space: ParamSpace
+    pose_space: ParamSpace
+    skeleton: Skeleton
+    faces: np.ndarray
+    native_to_world: np.ndarray
+
+    @abc.abstractmethod
+    def _forward_native(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vertices (B, V, 3) and joints (B, J, 3) in the native frame, meters."""
+
+    def forward(self, shape: torch.Tensor, pose: torch.Tensor) -> BodyOutput:
+        """Pose a batch of bodies.
+
+        shape: (B, shape_space.size); pose: (B, pose_space.size) native axis-angles
+        in radians. Returns vertices and joints in the canonical frame (meters, +y up,
+        facing +z), not yet placed on the ground.
+        """
+        if shape.ndim != 2 or shape.shape[1] != self.shape_space.size:
+            raise ValueError(f"shape must be (B, {self.shape_space.size}), got {tuple(shape.shape)}")
+        if pose.ndim != 2 or pose.shape[1] != self.pose_space.size:
+            raise ValueError(f"pose must be (B, {self.pose_space.size}), got {tuple(pose.shape)}")
+        vertices, joints = self._forward_native(shape, pose)
+        rot = torch.as_tensor(self.native_to_world, dtype=vertices.dtype, device=vertices.device)
+        return BodyOutput(vertices=vertices @ rot.T, joints=joints @ rot.T)
+
+    @abc.abstractmethod
+    def sample_shapes(self, rng: np.random.Generator, count: int, prior: ShapePrior) -> np.ndarray:
+        """Shape vectors (count, shape_space.size) float32 drawn with `rng` only."""
+
+    def neutral_shape(self) -> np.ndarray:
+        """The shape vector of the model's average body, (shape_space.size,) float32."""
+        return np.full(self.shape_space.size, 0.5 * (self.shape_space.low + self.shape_space.high), np.float32)
+
+    def rest_pose(self) -> np.ndarray:
+        """The native pose vector that leaves every joint at rest, (pose_space.size,)."""
+        return np.zeros(self.pose_space.size, np.float32)

@@ -1,0 +1,65 @@
+"""The one place that maps a backend name to its class."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from body_models.base import BodyModel
+from body_models.errors import SynthError
+
+BACKENDS: tuple[str, ...] = ("anny", "smpl", "smplh", "smplx")
+"""Every backend name, the default first."""
+
+DEFAULT_BACKEND = "anny"
+
+
+@dataclass(frozen=True)
+class BodyModelSource:
+    """Where a backend's data lives.
+
+    anny_cache: Anny's build cache folder. model_path: a SMPL-family file, or a folder
+    holding `<type>/<TYPE>_<GENDER>.{npz,pkl}`. gender / num_betas: SMPL family only.
+    """
+
+    anny_cache: Path
+    model_path: Path | None = None
+    gender: str = "neutral"
+    num_betas: int = 10
+
+
+def create(name: str, source: BodyModelSource) -> BodyModel:
+    """Build the backend called `name`; SynthError for an unknown name or missing files."""
+    if name == "anny":
+        from body_models.anny_backend import AnnyBody
+
+        return AnnyBody(source.anny_cache)
+    if name in BACKENDS:
+        from body_models.smpl_family import SMPLFamilyBody
+
+        return SMPLFamilyBody(name, source.model_path, source.gender, source.num_betas)
+    raise SynthError(f"Unknown body model {name!r}; available: {', '.join(BACKENDS)}.")
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run here, and why not."""
+
+    name: str
+    usable: bool
+    detail: str
+
+
+def availability(name: str, source: BodyModelSource) -> Availability:
+    """Check a backend without building it (no Anny build, no model load)."""
+    if name == "anny":
+        from body_models.anny_backend import anny_cache_is_built
+
+        state = "cache built" if anny_cache_is_built(source.anny_cache) else "cache not built yet (first use builds it, ~2 min)"
+        return Availability(name, True, f"bundled (Apache-2.0); {state} at {source.anny_cache}")
+    from body_models.smpl_family import find_model_file
+
+    try:
+        path = find_model_file(name, source.gender, source.model_path)
+    except SynthError as err:
+        return Availability(name, False, str(err))
+    return Availability(name, True, f"{source.gender} model file {path}")

@@ -1,0 +1,156 @@
+"""The `synth` command line. Catches the project's error once: one line, exit 1.
+
+Environment variables are read here and nowhere else: SYNTH_MODEL_PATH (SMPL-family
+model files) and ANNY_CACHE_DIR (Anny's build cache, default ~/.cache/anny).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from body_models import BACKENDS, BodyModelSource, SynthError
+
+DEFAULT_OUTPUTS = Path("outputs")
+
+
+class SynthGroup(click.Group):
+    """Turns SynthError into one red line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SynthError as err:
+            click.secho(f"error: {err}", fg="red", err=True)
+            sys.exit(1)
+
+
+def _source(model_path: str | None, anny_cache: str | None, gender: str = "neutral",
+            num_betas: int = 10) -> BodyModelSource:
+    path = model_path or os.environ.get("SYNTH_MODEL_PATH") or None
+    cache = anny_cache or os.environ.get("ANNY_CACHE_DIR") or Path.home() / ".cache" / "anny"
+    return BodyModelSource(anny_cache=Path(cache), model_path=Path(path) if path else None,
+                           gender=gender, num_betas=num_betas)
+
+
+model_path_option = click.option("--model-path", type=click.Path(), default=None,
+                                 help="SMPL-family model file or folder (default: $SYNTH_MODEL_PATH).")
+anny_cache_option = click.option("--anny-cache", type=click.Path(), default=None,
+                                 help="Anny build cache folder (default: $ANNY_CACHE_DIR or ~/.cache/anny).")
+
+
+@click.group(cls=SynthGroup)
+@click.version_option(package_name="silhouette-synth")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """Synthetic silhouette datasets and silhouette-to-body training."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("job", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Dataset folder (default: outputs/<job name>).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Ray actors (default: one per core; 0 = in this process without Ray).")
+@click.option("--address", default=None, help="Ray cluster address to join (default: start a local Ray).")
+@click.option("--overwrite", is_flag=True, help="Replace a dataset built from a different spec.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a job-spec field (TOML value), e.g. --set job.subjects=64. Repeatable.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@model_path_option
+@anny_cache_option
+def build(job: Path, out: Path | None, workers: int | None, address: str | None, overwrite: bool,
+          overrides: tuple[str, ...], no_progress: bool, model_path: str | None, anny_cache: str | None) -> None:
+    """Build (or resume) the dataset described by JOB (a TOML job spec)."""
+    from synth.build import BuildOptions, default_workers, run_build
+    from synth.config import load_spec
+
+    spec = load_spec(job, list(overrides))
+    out = out or DEFAULT_OUTPUTS / spec.job.name
+    source = _source(model_path or spec.body_model.model_path or None, anny_cache,
+                     spec.body_model.gender, spec.body_model.num_betas)
+    options = BuildOptions(out=out, source=source, workers=default_workers() if workers is None else workers,
+                           address=address, overwrite=overwrite, progress=not no_progress)
+    summary = run_build(spec, options)
+    click.echo(f"built {summary.subjects} subjects in {summary.shards} shards "
+               f"({summary.shards_skipped} already done) in {summary.seconds:.1f} s: "
+               f"{summary.subjects_per_second:.1f} subjects/s, {summary.bytes / 1e6:.1f} MB -> {out}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+def verify(dataset: Path) -> None:
+    """Re-read every shard of DATASET: schema, rows, hashes, silhouettes."""
+    from synth.dataset.verify import verify_dataset
+
+    problems, checked = verify_dataset(dataset)
+    for problem in problems:
+        click.secho(f"BAD {problem}", fg="red", err=True)
+    if problems:
+        raise SynthError(f"{len(problems)} problem(s) in {dataset}")
+    click.echo(f"ok: {checked} shards verified in {dataset}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Contact sheet PNG (default: DATASET/contact_sheet.png).")
+@click.option("--subjects", type=click.IntRange(1, 256), default=8, help="Rows in the contact sheet.")
+def preview(dataset: Path, out: Path | None, subjects: int) -> None:
+    """Write a contact sheet (subjects x views) and print summary statistics."""
+    from synth.dataset.preview import write_preview
+
+    sheet, lines = write_preview(dataset, out or dataset / "contact_sheet.png", subjects)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"contact sheet: {sheet}")
+
+
+@main.group()
+def models() -> None:
+    """Body model backends."""
+
+
+@models.command("list")
+@model_path_option
+@anny_cache_option
+@click.option("--gender", default="neutral", help="SMPL-family gender to look for.")
+def list_models(model_path: str | None, anny_cache: str | None, gender: str) -> None:
+    """Show every backend, whether it is usable here, and why not."""
+    from body_models import availability
+
+    source = _source(model_path, anny_cache, gender)
+    for name in BACKENDS:
+        state = availability(name, source)
+        mark = click.style("usable", fg="green") if state.usable else click.style("unavailable", fg="yellow")
+        click.echo(f"{name:7s} {mark}  {state.detail}")
+
+
+@models.command("prepare")
+@anny_cache_option
+def prepare(anny_cache: str | None) -> None:
+    """Build Anny's model cache now (once, ~1-3 min), so builds and workers start fast."""
+    from body_models import create
+
+    source = _source(None, anny_cache)
+    model = create("anny", source)
+    click.echo(f"{model.version} ready; cache at {source.anny_cache}")
+
+
+@models.command("convert")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+def convert(src: Path, dst: Path) -> None:
+    """Convert a SMPL-family SRC (.pkl with chumpy, or .npz) into a plain DST .npz."""
+    from body_models.convert import convert_model_file
+
+    digest = convert_model_file(src, dst)
+    click.echo(f"wrote {dst} (sha256 {digest[:16]})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Job spec: TOML -> one validated, frozen `JobSpec`, built once and passed down.
+
+Every field is checked before anything runs; each problem is reported on one line
+naming the field, the bad value and what is allowed. Angles in the spec are degrees
+(converted to radians where sampled); lengths are meters; image sizes are pixels.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from body_models import BACKENDS, DEFAULT_BACKEND, SynthError
+from body_models.smpl_family import GENDERS
+
+Range = tuple[float, float]
+_TALLEST_SUBJECT_M = 2.1
+
+
+@dataclass(frozen=True)
+class JobSection:
+    """name: dataset name; seed: job seed; subjects: total subjects over all splits;
+    shard_size: subjects per Parquet shard; splits: split name -> fraction (sums to 1);
+    write_png: also write png/<split>/<subject>/<view>.png."""
+
+    name: str = "dataset"
+    seed: int = 0
+    subjects: int = 256
+    shard_size: int = 64
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})
+    write_png: bool = False
+
+
+@dataclass(frozen=True)
+class BodyModelSection:
+    """name: backend; model_path: SMPL-family file or folder (else SYNTH_MODEL_PATH);
+    gender / num_betas: SMPL family."""
+
+    name: str = DEFAULT_BACKEND
+    model_path: str = ""
+    gender: str = "neutral"
+    num_betas: int = 10
+
+
+@dataclass(frozen=True)
+class ShapeSection:
+    """age_years: morphological age range (Anny; [18, 90] for adults only);
+    beta_sigma: std of each beta (SMPL family)."""
+
+    age_years: Range = (18.0, 80.0)
+    beta_sigma: float = 1.0
+
+
+@dataclass(frozen=True)
+class PoseSection:
+    """Capture pose (A-pose, feet apart): uniform ranges in degrees for each angle of
+    `body_models.capture_pose`; left and right are drawn independently. `extra_jitter_deg`
+    adds U(-x, x) to every angle for wider robustness."""
+
+    shoulder_abduction_deg: Range = (30.0, 45.0)
+    shoulder_flexion_deg: Range = (-5.0, 5.0)
+    elbow_flexion_deg: Range = (0.0, 10.0)
+    hip_abduction_deg: Range = (3.0, 10.0)
+    knee_flexion_deg: Range = (0.0, 5.0)
+    spine_flexion_deg: Range = (-4.0, 4.0)
+    spine_lateral_deg: Range = (-3.0, 3.0)
+    head_pitch_deg: Range = (-8.0, 8.0)
+    head_yaw_deg: Range = (-8.0, 8.0)
+    extra_jitter_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    """Phone-like pinhole camera. width/height: pixels; vertical_fov_deg: range;
+    distance_m: horizontal distance to the subject; height_m: lens height above the
+    ground; the camera looks at the body's centre, then pitch/roll/yaw jitter (deg)
+    is added. A subject must project at least margin_px inside the frame; cameras are
+    re-drawn (deterministically) up to max_attempts times until it does."""
+
+    width: int = 256
+    height: int = 256
+    vertical_fov_deg: Range = (55.0, 70.0)
+    distance_m: Range = (2.0, 3.5)
+    height_m: Range = (0.9, 1.6)
+    pitch_jitter_deg: float = 3.0
+    roll_jitter_deg: float = 3.0
+    yaw_jitter_deg: float = 5.0
+    margin_px: int = 2
+    max_attempts: int = 100
+
+
+@dataclass(frozen=True)
+class ViewsSection:
+    """Capture views: names and camera azimuths (deg) around the subject; 0 = front,
+    90 = the subject's left side, 180 = back, 270 = right side."""
+
+    names: tuple[str, ...] = ("front", "left", "back", "right")
+    yaw_deg: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
+
+
+@dataclass(frozen=True)
+class RenderSection:
+    """batch_size: bodies posed per forward pass."""
+
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    job: JobSection = JobSection()
+    body_model: BodyModelSection = BodyModelSection()
+    shape: ShapeSection = ShapeSection()
+    pose: PoseSection = PoseSection()
+    camera: CameraSection = CameraSection()
+    views: ViewsSection = ViewsSection()
+    render: RenderSection = RenderSection()
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def content_hash(self) -> str:
+        """sha256 of everything that decides the dataset's content."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+_SECTION_CLASSES = {
+    "job": JobSection, "body_model": BodyModelSection, "shape": ShapeSection, "pose": PoseSection,
+    "camera": CameraSection, "views": ViewsSection, "render": RenderSection,
+}
+
+# field -> (kind, low, high); kinds: int, float, bool, str, range, names, floats, splits
+_LIMITS: dict[str, tuple[str, float, float]] = {
+    "job.name": ("str", 1, 128), "job.seed": ("int", 0, 2**63 - 1), "job.subjects": ("int", 1, 10**9),
+    "job.shard_size": ("int", 1, 100_000), "job.splits": ("splits", 0, 1), "job.write_png": ("bool", 0, 1),
+    "body_model.name": ("str", 1, 32), "body_model.model_path": ("str", 0, 4096),
+    "body_model.gender": ("str", 1, 16), "body_model.num_betas": ("int", 1, 300),
+    "shape.age_years": ("range", 0, 90), "shape.beta_sigma": ("float", 0, 5),
+    "pose.extra_jitter_deg": ("float", 0, 45),
+    "camera.width": ("int", 16, 4096), "camera.height": ("int", 16, 4096),
+    "camera.vertical_fov_deg": ("range", 10, 120), "camera.distance_m": ("range", 0.5, 20),
+    "camera.height_m": ("range", 0, 3), "camera.pitch_jitter_deg": ("float", 0, 30),
+    "camera.roll_jitter_deg": ("float", 0, 30), "camera.yaw_jitter_deg": ("float", 0, 45),
+    "camera.margin_px": ("int", 0, 64), "camera.max_attempts": ("int", 1, 10_000),
+    "views.names": ("names", 1, 16), "views.yaw_deg": ("floats", -360, 360),
+    "render.batch_size": ("int", 1, 1024),
+}
+for _f in dataclasses.fields(PoseSection):
+    _LIMITS.setdefault(f"pose.{_f.name}", ("range", -180, 180))
+
+
+def _check(key: str, value: Any) -> tuple[Any, str | None]:
+    """(converted value, None) or (None, one-line problem) for one field."""
+    kind, low, high = _LIMITS[key]
+    number = (int, float)
+    if kind == "bool":
+        return (value, None) if isinstance(value, bool) else (None, f"{key} = {value!r}: expected true or false")
+    if kind == "str":
+        if not isinstance(value, str) or not low <= len(value) <= high:
+            return None, f"{key} = {value!r}: expected a string of {int(low)}..{int(high)} characters"
+        return value, None
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return None, f"{key} = {value!r}: expected an integer in {int(low)}..{int(high)}"
+        return value, None
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, number) or not low <= value <= high:
+            return None, f"{key} = {value!r}: expected a number in {low:g}..{high:g}"
+        return float(value), None
+    if kind == "range":
+        ok = (isinstance(value, (list, tuple)) and len(value) == 2
+              and all(isinstance(v, number) and not isinstance(v, bool) for v in value))
+        if not ok or not low <= value[0] <= value[1] <= high:
+            return None, f"{key} = {value!r}: expected [low, high] with {low:g} <= low <= high <= {high:g}"
+        return (float(value[0]), float(value[1])), None
+    if kind == "names":
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.isidentifier() for v in value)
+        if not ok or not low <= len(value) <= high or len(set(value)) != len(value):
+            return None, f"{key} = {value!r}: expected {int(low)}..{int(high)} distinct names (letters, digits, _)"
+        return tuple(value), None
+    if kind == "floats":
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, number) and not isinstance(v, bool) for v in value)
+        if not ok or not all(low <= v <= high for v in value):
+            return None, f"{key} = {value!r}: expected a list of numbers in {low:g}..{high:g}"
+        return tuple(float(v) for v in value), None
+    # splits
+    ok = (isinstance(value, dict) and value and all(isinstance(k, str) and k.isidentifier() for k in value)
+          and all(isinstance(v, number) and not isinstance(v, bool) and v >= 0 for v in value.values()))
+    if not ok or not math.isclose(sum(value.values()), 1.0, abs_tol=1e-6):
+        return None, f"{key} = {value!r}: expected {{name = fraction, ...}} with fractions >= 0 summing to 1"
+    return {k: float(v) for k, v in value.items()}, None
+
+
+def _cross_checks(spec: JobSpec) -> list[str]:
+    """Problems no single field shows."""
+    problems = []
+    if len(spec.views.names) != len(spec.views.yaw_deg):
+        problems.append(f"views.yaw_deg has {len(spec.views.yaw_deg)} entries but views.names has "
+                        f"{len(spec.views.names)}: give one azimuth per view")
+    if spec.body_model.name not in BACKENDS:
+        problems.append(f"body_model.name = {spec.body_model.name!r}: expected one of {', '.join(BACKENDS)}")
+    if spec.body_model.gender not in GENDERS:
+        problems.append(f"body_model.gender = {spec.body_model.gender!r}: expected one of {', '.join(GENDERS)}")
+    cam = spec.camera
+    widest = math.radians(cam.vertical_fov_deg[1])
+    usable = 1.0 - 2.0 * cam.margin_px / cam.height
+    visible = 2.0 * cam.distance_m[1] * math.tan(widest / 2.0) * usable
+    if visible < _TALLEST_SUBJECT_M:
+        problems.append(f"camera: at the widest vertical_fov_deg ({cam.vertical_fov_deg[1]:g}) and farthest "
+                        f"distance_m ({cam.distance_m[1]:g}) the frame spans {visible:.2f} m, less than a "
+                        f"{_TALLEST_SUBJECT_M} m subject; raise either")
+    return problems
+
+
+def spec_from_dict(raw: dict[str, Any]) -> JobSpec:
+    """Validate a parsed TOML document; SynthError listing every problem, one per line."""
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for name, body in raw.items():
+        if name not in _SECTION_CLASSES:
+            problems.append(f"[{name}]: unknown section; expected one of {', '.join(_SECTION_CLASSES)}")
+            continue
+        if not isinstance(body, dict):
+            problems.append(f"{name} = {body!r}: expected a [{name}] table")
+            continue
+        cls = _SECTION_CLASSES[name]
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in body.items():
+            if key not in known:
+                problems.append(f"{name}.{key}: unknown field; expected one of {', '.join(sorted(known))}")
+                continue
+            checked, problem = _check(f"{name}.{key}", value)
+            if problem:
+                problems.append(problem)
+            else:
+                values[key] = checked
+        sections[name] = cls(**values)
+    if problems:
+        raise SynthError("invalid job spec:\n  " + "\n  ".join(problems))
+    spec = JobSpec(**sections)
+    problems = _cross_checks(spec)
+    if problems:
+        raise SynthError("invalid job spec:\n  " + "\n  ".join(problems))
+    return spec
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """'section.key=VALUE' (VALUE in TOML syntax, bare words as strings) -> parts."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise SynthError(f"--set {text!r}: expected section.key=value, e.g. --set camera.width=512")
+    path, raw_value = text.split("=", 1)
+    section, key = path.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {raw_value}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw_value
+    return section, key, value
+
+
+def load_spec(path: Path, overrides: list[str] = ()) -> JobSpec:
+    """Read a job TOML, apply `section.key=value` overrides, validate."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise SynthError(f"job spec {path} not found; see jobs/ for examples") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SynthError(f"job spec {path} is not valid TOML: {err}") from err
+    for override in overrides:
+        section, key, value = parse_override(override)
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise SynthError(f"--set {override!r}: {section} is not a table in {path}")
+        table[key] = value
+    return spec_from_dict(raw)

@@ -1,0 +1,1 @@
+"""Dataset layout: schema, atomic shard writing, manifest, verification, preview."""

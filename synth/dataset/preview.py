@@ -1,0 +1,53 @@
+"""`synth preview`: a contact sheet (subjects x views) and summary statistics."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from PIL import Image, ImageDraw
+
+from body_models import SynthError
+from synth.dataset.manifest import read_manifest
+from synth.images import decode_silhouette
+
+
+def _sheet(rows: list[dict]) -> Image.Image:
+    views = len(rows[0]["view_names"])
+    w, h = rows[0]["image_width"], rows[0]["image_height"]
+    label = 14
+    sheet = Image.new("L", (views * w, len(rows) * (h + label)), 40)
+    draw = ImageDraw.Draw(sheet)
+    for r, row in enumerate(rows):
+        top = r * (h + label)
+        for v, (name, image) in enumerate(zip(row["view_names"], row["silhouettes"])):
+            mask = decode_silhouette(image["bytes"])
+            sheet.paste(Image.fromarray((mask * 255).astype(np.uint8)), (v * w, top + label))
+            draw.text((v * w + 3, top + 1), f"{row['subject_id']} {name}", fill=230)
+    return sheet
+
+
+def write_preview(folder: Path, sheet_path: Path, subjects: int) -> tuple[Path, list[str]]:
+    """Write the contact sheet of the first `subjects` rows; return it and summary lines."""
+    folder = Path(folder)
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if manifest is None or not manifest["shards"]:
+        raise SynthError(f"{folder} holds no built synth dataset (no dataset.json with shards)")
+    files = [str(folder / entry["file"]) for entry in manifest["shards"]]
+    data = pads.dataset(files, format="parquet")
+    rows = data.head(subjects, columns=["subject_id", "view_names", "silhouettes", "image_width",
+                                        "image_height"]).to_pylist()
+    sheet_path = Path(sheet_path)
+    _sheet(rows).save(sheet_path)
+    table = data.to_table(columns=["split", "silhouette_fill", "shape"])
+    lines = [f"{manifest['name']}: {table.num_rows} subjects, body model {manifest['body_model']['version']}"]
+    for split, count in zip(*np.unique(table.column("split").to_numpy(zero_copy_only=False), return_counts=True)):
+        lines.append(f"  {split}: {count} rows")
+    fill = pc.list_flatten(table.column("silhouette_fill")).to_numpy()
+    lines.append(f"  silhouette fill: mean {fill.mean():.3f}, min {fill.min():.3f}, max {fill.max():.3f}")
+    shapes = np.asarray(table.column("shape").to_pylist(), np.float32)
+    for k, label in enumerate(manifest["body_model"]["shape_labels"]):
+        lines.append(f"  shape {label}: {shapes[:, k].min():+.3f} .. {shapes[:, k].max():+.3f} "
+                     f"(mean {shapes[:, k].mean():+.3f})")
+    return sheet_path, lines

@@ -1,0 +1,64 @@
+"""The columns of a shard: Arrow types, Hugging Face `datasets` features, units.
+
+One row per subject. Flattened arrays keep their shapes and units in
+`COLUMN_DOCS` (also written into the schema metadata and the dataset card).
+Silhouettes follow the `datasets` Image convention (struct<bytes, path>, with the
+`huggingface` schema metadata), so `load_dataset("parquet", ...)` decodes them.
+"""
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+_F32 = pa.float32()
+_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+def _value(dtype: str) -> dict:
+    return {"dtype": dtype, "_type": "Value"}
+
+
+def _list(feature: dict) -> dict:
+    return {"feature": feature, "_type": "List"}
+
+
+# name -> (arrow type, HF feature, description with shape and unit)
+COLUMNS: dict[str, tuple[pa.DataType, dict, str]] = {
+    "subject_index": (pa.int64(), _value("int64"), "subject counter; its generator is SeedSequence(seed, spawn_key=(subject_index,))"),
+    "subject_id": (pa.string(), _value("string"), "zero-padded subject_index"),
+    "split": (pa.string(), _value("string"), "split name"),
+    "seed": (pa.int64(), _value("int64"), "job seed"),
+    "body_model": (pa.string(), _value("string"), "backend name (anny, smpl, smplh, smplx)"),
+    "body_model_version": (pa.string(), _value("string"), "backend package version or model-file hash"),
+    "shape": (pa.list_(_F32), _list(_value("float32")), "(S,) backend shape vector; labels in dataset.json"),
+    "capture_pose_rad": (pa.list_(_F32), _list(_value("float32")), "(D,) capture-pose angles, radians; names in dataset.json"),
+    "pose": (pa.list_(_F32), _list(_value("float32")), "(J*3,) native per-joint axis-angle, radians"),
+    "translation_m": (pa.list_(_F32), _list(_value("float32")), "(3,) world translation added to the forward output, meters"),
+    "joints_3d_m": (pa.list_(_F32), _list(_value("float32")), "(J*3,) joints, world frame (+y up, facing +z), meters"),
+    "view_names": (pa.list_(pa.string()), _list(_value("string")), "(V,) view names"),
+    "silhouettes": (pa.list_(_IMAGE), _list({"_type": "Image"}), "(V,) 1-bit PNG silhouettes, H x W"),
+    "K": (pa.list_(pa.list_(_F32)), _list(_list(_value("float32"))), "(V, 9) OpenCV intrinsics, row-major 3x3, pixels"),
+    "R": (pa.list_(pa.list_(_F32)), _list(_list(_value("float32"))), "(V, 9) world-to-camera rotation, row-major 3x3 (OpenCV: x right, y down, z forward)"),
+    "t": (pa.list_(pa.list_(_F32)), _list(_list(_value("float32"))), "(V, 3) world-to-camera translation, meters"),
+    "joints_2d_px": (pa.list_(pa.list_(_F32)), _list(_list(_value("float32"))), "(V, J*2) projected joints (u, v), pixels"),
+    "bbox_xyxy_px": (pa.list_(pa.list_(_F32)), _list(_list(_value("float32"))), "(V, 4) silhouette box [x0, y0, x1, y1), pixels"),
+    "silhouette_fill": (pa.list_(_F32), _list(_value("float32")), "(V,) fraction of pixels inside the silhouette"),
+    "camera_attempts": (pa.list_(pa.int32()), _list(_value("int32")), "(V,) camera draws until the body was framed"),
+    "image_width": (pa.int32(), _value("int32"), "pixels"),
+    "image_height": (pa.int32(), _value("int32"), "pixels"),
+}
+
+COLUMN_DOCS: dict[str, str] = {name: doc for name, (_, _, doc) in COLUMNS.items()}
+
+
+def shard_schema() -> pa.Schema:
+    """The Arrow schema of every shard, with `huggingface` and `synth` metadata."""
+    features = {name: feature for name, (_, feature, _) in COLUMNS.items()}
+    metadata = {
+        "huggingface": json.dumps({"info": {"features": features}}),
+        "synth": json.dumps({"schema_version": SCHEMA_VERSION, "columns": COLUMN_DOCS}),
+    }
+    return pa.schema([(name, dtype) for name, (dtype, _, _) in COLUMNS.items()], metadata=metadata)

@@ -1,0 +1,62 @@
+"""A long-lived offscreen renderer of binary silhouettes for one mesh topology.
+
+It owns one EGL context, one scene, one mesh primitive and one camera; each call
+replaces the vertex positions in place and moves the camera.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+import numpy as np  # noqa: E402
+import pyrender  # noqa: E402
+
+from synth.camera import Camera  # noqa: E402
+from synth.render.gl_buffers import replace_positions  # noqa: E402
+
+_GL_TRIANGLES = 4
+_OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+def camera_pose(camera: Camera) -> np.ndarray:
+    """pyrender camera-to-world pose (4, 4) of an OpenCV world-to-camera [R|t]."""
+    extrinsic = np.eye(4)
+    extrinsic[:3, :3] = camera.R
+    extrinsic[:3, 3] = camera.t
+    return np.linalg.inv(extrinsic) @ _OPENCV_TO_OPENGL
+
+
+class SilhouetteRenderer:
+    """Renders (H, W) bool silhouettes of meshes with fixed `faces` (F, 3)."""
+
+    def __init__(self, width: int, height: int, faces: np.ndarray, vertex_count: int) -> None:
+        self.width, self.height = width, height
+        self._primitive = pyrender.Primitive(
+            positions=np.zeros((vertex_count, 3), np.float32), indices=faces.astype(np.uint32), mode=_GL_TRIANGLES)
+        self._scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0])
+        self._scene.add(pyrender.Mesh([self._primitive]))
+        self._camera = pyrender.IntrinsicsCamera(1.0, 1.0, 0.0, 0.0, znear=0.05, zfar=100.0)
+        self._camera_node = self._scene.add(self._camera)
+        self._renderer = pyrender.OffscreenRenderer(width, height)
+        self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY)  # uploads the buffers
+
+    def set_vertices(self, vertices: np.ndarray) -> None:
+        """Replace the mesh's vertices (V, 3), world frame, meters."""
+        self._renderer._platform.make_current()
+        replace_positions(self._primitive, vertices)
+
+    def render(self, camera: Camera) -> np.ndarray:
+        """Silhouette (H, W) bool of the current vertices seen by `camera` (OpenCV)."""
+        if (camera.width, camera.height) != (self.width, self.height):
+            raise ValueError(f"camera is {camera.width}x{camera.height}, renderer {self.width}x{self.height}")
+        K = camera.K.astype(np.float64)
+        # OpenCV puts pixel centres on integers, OpenGL on half-integers.
+        self._camera.fx, self._camera.fy = K[0, 0], K[1, 1]
+        self._camera.cx, self._camera.cy = K[0, 2] + 0.5, K[1, 2] + 0.5
+        self._scene.set_pose(self._camera_node, camera_pose(camera))
+        depth = self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY)
+        return depth > 0
+
+    def close(self) -> None:
+        self._renderer.delete()

@@ -1,0 +1,1 @@
+"""Samplers: each takes an explicit numpy Generator (never a default one)."""

@@ -1,0 +1,98 @@
+"""The per-shard work, as plain Python: spec + shard plan -> Arrow table.
+
+A `ShardBuilder` owns one body model and one renderer and is reused for many
+shards (inside a Ray actor, or directly in tests). It knows nothing about Ray.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from body_models import BodyModel, BodyModelSource, create
+from body_models.capture_pose import CapturePoseMapper
+from synth.config import JobSpec
+from synth.dataset.writer import rows_to_table
+from synth.images import encode_silhouette
+from synth.labels import view_labels
+from synth.plan import ShardPlan
+from synth.subjects import Subject, generate_subjects
+
+
+@dataclass(frozen=True)
+class RenderedView:
+    """One rendered view: (H, W) bool mask and its PNG bytes."""
+
+    mask: np.ndarray
+    png: bytes
+
+
+def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject,
+                rendered: list[RenderedView]) -> dict[str, Any]:
+    """One dataset row (see `synth.dataset.schema.COLUMNS`)."""
+    labels = [view_labels(subject.joints, view.camera, r.mask) for view, r in zip(subject.views, rendered)]
+    return {
+        "subject_index": subject.index,
+        "subject_id": f"{subject.index:09d}",
+        "split": split,
+        "seed": spec.job.seed,
+        "body_model": model.name,
+        "body_model_version": model.version,
+        "shape": subject.shape.tolist(),
+        "capture_pose_rad": subject.capture_pose.tolist(),
+        "pose": subject.pose.tolist(),
+        "translation_m": subject.translation.tolist(),
+        "joints_3d_m": subject.joints.reshape(-1).tolist(),
+        "view_names": [v.name for v in subject.views],
+        "silhouettes": [{"bytes": r.png, "path": f"{subject.index:09d}_{v.name}.png"}
+                        for v, r in zip(subject.views, rendered)],
+        "K": [v.camera.K.reshape(-1).tolist() for v in subject.views],
+        "R": [v.camera.R.reshape(-1).tolist() for v in subject.views],
+        "t": [v.camera.t.tolist() for v in subject.views],
+        "joints_2d_px": [lab.joints_2d.reshape(-1).tolist() for lab in labels],
+        "bbox_xyxy_px": [lab.bbox_xyxy.tolist() for lab in labels],
+        "silhouette_fill": [lab.fill for lab in labels],
+        "camera_attempts": [v.attempts for v in subject.views],
+        "image_width": spec.camera.width,
+        "image_height": spec.camera.height,
+    }
+
+
+class ShardBuilder:
+    """Builds shards for one spec with one long-lived body model and renderer."""
+
+    def __init__(self, spec: JobSpec, source: BodyModelSource) -> None:
+        self.spec = spec
+        self.model = create(spec.body_model.name, source)
+        self.mapper = CapturePoseMapper(self.model)
+        self._renderer = None
+
+    def _render_views(self, subject: Subject) -> list[RenderedView]:
+        if self._renderer is None:
+            from synth.render.renderer import SilhouetteRenderer
+
+            self._renderer = SilhouetteRenderer(
+                self.spec.camera.width, self.spec.camera.height, self.model.faces, len(subject.vertices))
+        self._renderer.set_vertices(subject.vertices)
+        rendered = []
+        for view in subject.views:
+            mask = self._renderer.render(view.camera)
+            rendered.append(RenderedView(mask, encode_silhouette(mask)))
+        return rendered
+
+    def build(self, plan: ShardPlan) -> pa.Table:
+        """All rows of one shard, in subject order."""
+        rows = []
+        indices = plan.subject_indices
+        batch = self.spec.render.batch_size
+        for start in range(0, len(indices), batch):
+            for subject in generate_subjects(self.spec, self.model, self.mapper, indices[start:start + batch]):
+                rows.append(subject_row(self.spec, self.model, plan.split, subject, self._render_views(subject)))
+        return rows_to_table(rows)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

@@ -1,0 +1,89 @@
+"""Sample and pose subjects: spec + subject indices -> posed bodies with framed cameras.
+
+Every random choice of subject i comes from `subject_rng(seed, i)`, in a fixed
+order (shape, capture pose, then one camera per view), so the result depends only on
+(spec, i), never on batching or workers. Parameters are rounded to float32 before the
+forward pass, so the stored values reproduce the stored geometry exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from body_models import BodyModel, ShapePrior
+from body_models.capture_pose import CapturePoseMapper
+from synth.camera import Camera
+from synth.config import JobSpec
+from synth.sampling.camera import sample_framed_camera
+from synth.sampling.pose import sample_capture_pose
+from synth.sampling.rng import subject_rng
+
+
+@dataclass(frozen=True)
+class View:
+    """One capture view: its name, camera, and how many camera draws framing took."""
+
+    name: str
+    camera: Camera
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A posed body placed in the world frame (meters, +y up, facing +z).
+
+    shape: (S,) backend shape vector; capture_pose: (len(POSE_DOFS),) radians; pose:
+    (P,) backend native pose (radians); translation: (3,) meters added to the
+    backend's forward output to stand the body on y = 0 with its root over the origin;
+    vertices: (V, 3) float32 and joints: (J, 3) float32, placed.
+    """
+
+    index: int
+    shape: np.ndarray
+    capture_pose: np.ndarray
+    pose: np.ndarray
+    translation: np.ndarray
+    vertices: np.ndarray
+    joints: np.ndarray
+    views: tuple[View, ...]
+
+
+def place_on_ground(vertices: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """Translation (3,) float32 putting the lowest vertex on y = 0 and the root joint
+    (joint 0) over x = z = 0."""
+    return np.array([-joints[0, 0], -vertices[:, 1].min(), -joints[0, 2]], np.float32)
+
+
+def pose_bodies(model: BodyModel, shapes: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward pass without gradients: (vertices (B, V, 3), joints (B, J, 3)) float64, world frame."""
+    with torch.no_grad():
+        out = model.forward(torch.from_numpy(shapes), torch.from_numpy(poses))
+    return out.vertices.double().numpy(), out.joints.double().numpy()
+
+
+def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper,
+                      indices: list[int]) -> list[Subject]:
+    """Sample, pose, place and frame the subjects `indices` (one batched forward pass)."""
+    rngs = [subject_rng(spec.job.seed, i) for i in indices]
+    prior = ShapePrior(age_years=spec.shape.age_years, beta_sigma=spec.shape.beta_sigma)
+    shapes = np.stack([model.sample_shapes(rng, 1, prior)[0] for rng in rngs])
+    capture = np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs])
+    poses = mapper.to_native(capture)
+    vertices, joints = pose_bodies(model, shapes, poses)
+    subjects = []
+    for k, (index, rng) in enumerate(zip(indices, rngs)):
+        translation = place_on_ground(vertices[k], joints[k])
+        placed = (vertices[k] + translation).astype(np.float32)
+        views = []
+        for name, yaw in zip(spec.views.names, spec.views.yaw_deg):
+            camera, attempts = sample_framed_camera(
+                rng, spec.camera, np.radians(yaw), placed,
+                f"subject {index}, view {name}: camera ranges cannot frame the body "
+                "(widen camera.vertical_fov_deg or camera.distance_m)")
+            views.append(View(name, camera, attempts))
+        subjects.append(Subject(
+            index=index, shape=shapes[k], capture_pose=capture[k], pose=poses[k], translation=translation,
+            vertices=placed, joints=(joints[k] + translation).astype(np.float32), views=tuple(views)))
+    return subjects

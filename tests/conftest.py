@@ -1,0 +1,57 @@
+"""Shared fixtures: body model sources, a generated SMPL model, a built smoke dataset."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from body_models import BodyModelSource
+from smpl_fixture import smpl_arrays, write_plain_pickle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def anny_source() -> BodyModelSource:
+    cache = os.environ.get("ANNY_CACHE_DIR") or Path.home() / ".cache" / "anny"
+    return BodyModelSource(anny_cache=Path(cache))
+
+
+@pytest.fixture(scope="session")
+def anny_model(anny_source):
+    from body_models import create
+
+    return create("anny", anny_source)
+
+
+@pytest.fixture(scope="session")
+def smpl_dir(tmp_path_factory) -> Path:
+    """A folder laid out like smplx expects: smpl/SMPL_NEUTRAL.pkl (generated)."""
+    folder = tmp_path_factory.mktemp("models")
+    write_plain_pickle(folder / "smpl" / "SMPL_NEUTRAL.pkl", smpl_arrays())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def smpl_model(smpl_dir, anny_source):
+    from body_models import create
+
+    return create("smpl", BodyModelSource(anny_cache=anny_source.anny_cache, model_path=smpl_dir))
+
+
+@pytest.fixture(scope="session")
+def smoke_spec():
+    from synth.config import load_spec
+
+    return load_spec(ROOT / "jobs" / "smoke.toml")
+
+
+@pytest.fixture(scope="session")
+def smoke_dataset(tmp_path_factory, smoke_spec, anny_source) -> Path:
+    """The smoke job built in-process (no Ray)."""
+    from synth.build import BuildOptions, run_build
+
+    out = tmp_path_factory.mktemp("smoke") / "data"
+    run_build(smoke_spec, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
+    return out

@@ -1,0 +1,84 @@
+"""Body model backends: the smpl path on a generated model, Anny, capture-pose mapping."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from body_models import BodyModelSource, ShapePrior, SynthError, availability, create
+from body_models.capture_pose import POSE_DOFS, CapturePoseMapper
+
+
+def _capture(**degrees: float) -> np.ndarray:
+    pose = np.zeros((1, len(POSE_DOFS)))
+    for name, value in degrees.items():
+        pose[0, POSE_DOFS.index(name)] = np.radians(value)
+    return pose
+
+
+def _arm_angles(model, capture: np.ndarray) -> tuple[float, float]:
+    """Angles (deg) of the left and right upper arms from straight down, after posing."""
+    mapper = CapturePoseMapper(model)
+    native = torch.from_numpy(mapper.to_native(capture))
+    joints = model.forward(torch.from_numpy(model.neutral_shape())[None], native).joints[0].numpy()
+    sk = model.skeleton
+    out = []
+    for side in (0, 1):
+        arm = joints[sk.index(sk.elbow[side])] - joints[sk.index(sk.shoulder[side])]
+        out.append(np.degrees(np.arctan2(abs(arm[0]), -arm[1])))
+    return out[0], out[1]
+
+
+def test_smpl_backend_runs_on_generated_model(smpl_model):
+    assert smpl_model.name == "smpl" and smpl_model.shape_space.size == 10
+    assert smpl_model.pose_space.size == 72
+    shapes = np.zeros((3, 10), np.float32)
+    shapes[1, 0] = 2.0  # beta0 of the fixture makes the body taller
+    out = smpl_model.forward(torch.from_numpy(shapes), torch.zeros(3, 72))
+    assert out.vertices.shape == (3, 6890, 3) and out.joints.shape == (3, 24, 3)
+    heights = out.vertices[:, :, 1].amax(1) - out.vertices[:, :, 1].amin(1)
+    assert heights[1] > heights[0] * 1.05
+
+
+@pytest.mark.parametrize("backend", ["smpl_model", "anny_model"])
+def test_capture_pose_means_the_same_on_every_backend(backend, request):
+    model = request.getfixturevalue(backend)
+    for target in (20.0, 40.0):
+        left, right = _arm_angles(model, _capture(shoulder_abduction_l=target, shoulder_abduction_r=target))
+        assert left == pytest.approx(target, abs=1.5) and right == pytest.approx(target, abs=1.5)
+
+
+def test_anny_frame_is_y_up_facing_z(anny_model):
+    out = anny_model.forward(torch.from_numpy(anny_model.neutral_shape())[None],
+                             torch.from_numpy(anny_model.rest_pose())[None])
+    v = out.vertices[0].numpy()
+    sk = anny_model.skeleton
+    joints = out.joints[0].numpy()
+    head, foot = joints[sk.index("head")], joints[sk.index(sk.ankle[0])]
+    assert head[1] - foot[1] > 1.2  # +y is up
+    assert joints[sk.index(sk.shoulder[0])][0] > 0  # left is +x
+    nose_side = v[v[:, 1] > head[1]]  # the face bulges toward +z
+    assert nose_side[:, 2].max() > -nose_side[:, 2].min()
+
+
+def test_anny_shapes_are_reproducible_and_in_range(anny_model):
+    prior = ShapePrior(age_years=(20.0, 60.0))
+    a = anny_model.sample_shapes(np.random.default_rng(3), 32, prior)
+    b = anny_model.sample_shapes(np.random.default_rng(3), 32, prior)
+    assert np.array_equal(a, b) and a.shape == (32, 6)
+    assert a.min() >= 0 and a.max() <= 1 and a.std(0).min() > 0.01
+
+
+def test_missing_smpl_file_names_where_it_looked(tmp_path, anny_source):
+    source = BodyModelSource(anny_cache=anny_source.anny_cache, model_path=tmp_path)
+    with pytest.raises(SynthError) as err:
+        create("smplx", source)
+    message = str(err.value)
+    assert str(tmp_path / "smplx" / "SMPLX_NEUTRAL.npz") in message and "smpl-x.is.tue.mpg.de" in message
+    state = availability("smplx", source)
+    assert not state.usable and "SMPLX_NEUTRAL" in state.detail
+
+
+def test_unknown_backend_is_refused(anny_source):
+    with pytest.raises(SynthError, match="available: anny"):
+        create("mano", anny_source)

@@ -1,0 +1,173 @@
+"""`synth build`: determinism, resume after a kill, verify, loaders, projection, preview."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from body_models import SynthError
+from synth.build import BuildOptions, dataset_lock, run_build
+from synth.camera import project
+from synth.cli import main
+from synth.config import load_spec
+from synth.dataset.reader import repose_row, row_cameras, row_silhouettes
+from synth.dataset.verify import verify_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "jobs" / "smoke.toml"
+
+
+def shard_hashes(folder: Path) -> dict[str, str]:
+    manifest = json.loads((folder / "dataset.json").read_text())
+    return {entry["file"]: entry["sha256"] for entry in manifest["shards"]}
+
+
+def rasterize(uv: np.ndarray, faces: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Fill projected triangles with PIL (independent of OpenGL). PIL puts pixel centres
+    at +0.5, OpenCV at integers, hence the shift."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("1", (shape[1], shape[0]))
+    draw = ImageDraw.Draw(image)
+    for triangle in uv[faces] + 0.5:
+        draw.polygon([tuple(p) for p in triangle], fill=1)
+    return np.asarray(image)
+
+
+def coverage(drawn: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(silhouette pixels no triangle covers, covered pixels > 1 px from the silhouette), as fractions."""
+    from scipy.ndimage import binary_dilation
+
+    return (mask & ~drawn).sum() / mask.sum(), (drawn & ~binary_dilation(mask)).sum() / drawn.sum()
+
+
+def test_smoke_build_is_complete_and_verifies(smoke_dataset, smoke_spec):
+    manifest = json.loads((smoke_dataset / "dataset.json").read_text())
+    assert manifest["complete"] and manifest["spec_hash"] == smoke_spec.content_hash()
+    assert sum(e["num_rows"] for e in manifest["shards"]) == smoke_spec.job.subjects
+    assert {e["split"] for e in manifest["shards"]} == set(smoke_spec.job.splits)
+    assert (smoke_dataset / "README.md").read_text().startswith("# smoke")
+    problems, checked = verify_dataset(smoke_dataset)
+    assert problems == [] and checked == len(manifest["shards"])
+
+
+def test_rows_repose_and_project_onto_their_silhouettes(smoke_dataset, anny_model):
+    table = pq.read_table(sorted(smoke_dataset.glob("train-*.parquet"))[0])
+    for row in table.to_pylist()[:3]:
+        vertices, joints = repose_row(row, anny_model)
+        assert np.allclose(joints.reshape(-1), row["joints_3d_m"], atol=1e-6)
+        for camera, mask, joints_2d in zip(row_cameras(row), row_silhouettes(row), row["joints_2d_px"]):
+            uv, _ = project(vertices, camera)
+            missed, spilled = coverage(rasterize(uv, anny_model.faces, mask.shape), mask)
+            assert missed < 0.005 and spilled < 0.06
+            assert coverage(rasterize(uv + 1.0, anny_model.faces, mask.shape), mask)[0] > 0.01  # 1 px off fails
+            assert np.allclose(project(joints, camera)[0].reshape(-1), joints_2d, atol=1e-3)
+
+
+def test_same_dataset_with_one_or_two_ray_workers(tmp_path, smoke_dataset, smoke_spec, anny_source):
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        run_build(smoke_spec, BuildOptions(out=out, source=anny_source, workers=workers, progress=False))
+        assert shard_hashes(out) == shard_hashes(smoke_dataset)
+
+
+def test_killed_build_resumes_to_identical_dataset(tmp_path, anny_source):
+    overrides = ["job.shard_size=2", "job.subjects=24"]
+    reference = tmp_path / "reference"
+    run_build(load_spec(SMOKE, overrides), BuildOptions(out=reference, source=anny_source, workers=0, progress=False))
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--out", str(out), "--workers", "0",
+               "--no-progress"] + [f"--set={o}" for o in overrides]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if (out / "dataset.json").exists() and len(shard_hashes(out)) >= 2:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = shard_hashes(out)
+    assert 2 <= len(done) < 12, "the build should have been killed mid-way"
+    problems, _ = verify_dataset(out)
+    assert problems and all("planned but not built" in p or "not listed" in p for p in problems)
+    result = CliRunner().invoke(main, ["build", str(SMOKE), "--out", str(out), "--workers", "0", "--no-progress"]
+                                + [f"--set={o}" for o in overrides])
+    assert result.exit_code == 0, result.output
+    assert f"({len(done)} already done)" in result.output
+    assert shard_hashes(out) == shard_hashes(reference)
+    assert verify_dataset(out)[0] == []
+
+
+def test_other_spec_is_refused_unless_overwrite(tmp_path, smoke_dataset, anny_source):
+    out = tmp_path / "d"
+    run_build(load_spec(SMOKE, ["job.subjects=4", "job.shard_size=4", "job.splits={train=1.0}"]),
+              BuildOptions(out=out, source=anny_source, workers=0, progress=False))
+    other = load_spec(SMOKE, ["job.subjects=4", "job.shard_size=4", "job.splits={train=1.0}", "job.seed=8"])
+    with pytest.raises(SynthError, match="different job spec"):
+        run_build(other, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
+    run_build(other, BuildOptions(out=out, source=anny_source, workers=0, progress=False, overwrite=True))
+    assert json.loads((out / "dataset.json").read_text())["seed"] == 8
+
+
+def test_verify_names_a_truncated_shard(tmp_path, smoke_dataset):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(smoke_dataset, copy)
+    victim = sorted(copy.glob("*.parquet"))[1]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    result = CliRunner().invoke(main, ["verify", str(copy)])
+    assert result.exit_code == 1
+    assert victim.name in result.output and "Traceback" not in result.output
+    assert CliRunner().invoke(main, ["verify", str(smoke_dataset)]).exit_code == 0
+
+
+def test_second_build_into_the_same_folder_is_locked_out(tmp_path):
+    with dataset_lock(tmp_path):
+        with pytest.raises(SynthError, match="another synth build"):
+            with dataset_lock(tmp_path):
+                pass
+
+
+def test_hugging_face_datasets_decodes_images(smoke_dataset):
+    datasets = pytest.importorskip("datasets")
+    files = sorted(str(p) for p in smoke_dataset.glob("train-*.parquet"))
+    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    assert isinstance(ds.features["silhouettes"].feature, datasets.Image)
+    image = ds[0]["silhouettes"][0]
+    assert image.size == (128, 128) and np.asarray(image.convert("L")).max() > 0
+
+
+def test_ray_data_reads_the_shards(smoke_dataset):
+    import ray
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        ds = ray.data.read_parquet(str(smoke_dataset), file_extensions=["parquet"])
+        assert ds.count() == 32
+        assert set(ds.schema().names) >= {"silhouettes", "K", "R", "t", "shape"}
+    finally:
+        ray.shutdown()
+
+
+def test_png_tree_and_preview(tmp_path, anny_source):
+    out = tmp_path / "png"
+    spec = load_spec(SMOKE, ["job.subjects=4", "job.shard_size=2", "job.splits={train=1.0}", "job.write_png=true"])
+    run_build(spec, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
+    pngs = sorted((out / "png" / "train").glob("*/*.png"))
+    assert len(pngs) == 16 and {p.stem for p in pngs} == {"front", "left", "back", "right"}
+    result = CliRunner().invoke(main, ["preview", str(out)])
+    assert result.exit_code == 0 and "silhouette fill" in result.output
+    from PIL import Image
+
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.size[0] == 4 * 128 and np.asarray(sheet).max() == 255
