@@ -129,6 +129,10 @@ class AnnyBody(BodyModel):
             values[label] = np.where(genders <= 0.5, draws[0], draws[1])
         return np.stack([np.clip(values[k], 0.0, 1.0) for k in self.shape_space.labels], 1).astype(np.float32)
 
+    def female_fraction(self, shape: np.ndarray) -> float:
+        """Anny's gender phenotype (0 male, 1 female)."""
+        return float(shape[self.shape_space.labels.index("gender")])
+
     def _calibrated_prior(self):
         if self._shape_prior is None:
             from anny.shape_distribution import SimpleShapeDistribution

@@ -120,6 +120,10 @@ class BodyModel(abc.ABC):
     def sample_shapes(self, rng: np.random.Generator, count: int, prior: ShapePrior) -> np.ndarray:
         """Shape vectors (count, shape_space.size) float32 drawn with `rng` only."""
 
+    @abc.abstractmethod
+    def female_fraction(self, shape: np.ndarray) -> float:
+        """Sex of a body for sex-specific formulas: 0 male, 1 female, 0.5 neutral/unknown."""
+
     def neutral_shape(self) -> np.ndarray:
         """The shape vector of the model's average body, (shape_space.size,) float32."""
         return np.full(self.shape_space.size, 0.5 * (self.shape_space.low + self.shape_space.high), np.float32)

@@ -110,6 +110,7 @@ class SMPLFamilyBody(BodyModel):
         )
         self.faces = np.asarray(arrays["f"], np.int64)
         self.native_to_world = np.eye(3)
+        self._female = {"male": 0.0, "female": 1.0, "neutral": 0.5}[gender]
 
     def _forward_native(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch = pose.shape[0]
@@ -134,3 +135,7 @@ class SMPLFamilyBody(BodyModel):
         """
         betas = rng.normal(0.0, prior.beta_sigma, (count, self.shape_space.size))
         return np.clip(betas, self.shape_space.low, self.shape_space.high).astype(np.float32)
+
+    def female_fraction(self, shape: np.ndarray) -> float:
+        """The model file's gender: 0 male, 1 female, 0.5 neutral."""
+        return self._female

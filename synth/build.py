@@ -29,6 +29,7 @@ from synth.dataset.atomic import TMP_SUFFIX, atomic_write_bytes
 from synth.dataset.card import write_card
 from synth.dataset.manifest import FORMAT, MANIFEST, read_manifest, write_manifest
 from synth.dataset.schema import SCHEMA_VERSION, COLUMN_DOCS
+from synth.dataset.stats import measurement_summary
 from synth.dataset.writer import file_sha256, write_shard
 from synth.plan import ShardPlan, plan_shards, split_ranges
 
@@ -233,6 +234,7 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
                 written += shard.bytes
                 bar.update(plan.num_subjects)
         manifest["complete"] = len(entries) == len(plans)
+        manifest["measurements"] = measurement_summary(out, manifest)
         write_manifest(out, manifest)
         write_card(out, manifest)
         return BuildSummary(total, len(todo), len(finished), time.perf_counter() - started, written)

@@ -104,6 +104,14 @@ class ViewsSection:
 
 
 @dataclass(frozen=True)
+class LabelsSection:
+    """measurements: body measurements of every subject (see synth.measurements; about
+    50 ms a subject on one CPU core). Off leaves those columns null."""
+
+    measurements: bool = True
+
+
+@dataclass(frozen=True)
 class RenderSection:
     """batch_size: bodies posed per forward pass."""
 
@@ -118,6 +126,7 @@ class JobSpec:
     pose: PoseSection = PoseSection()
     camera: CameraSection = CameraSection()
     views: ViewsSection = ViewsSection()
+    labels: LabelsSection = LabelsSection()
     render: RenderSection = RenderSection()
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,7 +139,7 @@ class JobSpec:
 
 _SECTION_CLASSES = {
     "job": JobSection, "body_model": BodyModelSection, "shape": ShapeSection, "pose": PoseSection,
-    "camera": CameraSection, "views": ViewsSection, "render": RenderSection,
+    "camera": CameraSection, "views": ViewsSection, "labels": LabelsSection, "render": RenderSection,
 }
 
 # field -> (kind, low, high); kinds: int, float, bool, str, range, names, floats, splits
@@ -147,7 +156,7 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
     "camera.roll_jitter_deg": ("float", 0, 30), "camera.yaw_jitter_deg": ("float", 0, 45),
     "camera.margin_px": ("int", 0, 64), "camera.max_attempts": ("int", 1, 10_000),
     "views.names": ("names", 1, 16), "views.yaw_deg": ("floats", -360, 360),
-    "render.batch_size": ("int", 1, 1024),
+    "labels.measurements": ("bool", 0, 1), "render.batch_size": ("int", 1, 1024),
 }
 for _f in dataclasses.fields(PoseSection):
     _LIMITS.setdefault(f"pose.{_f.name}", ("range", -180, 180))

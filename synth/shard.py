@@ -5,6 +5,7 @@ shards (inside a Ray actor, or directly in tests). It knows nothing about Ray.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from synth.config import JobSpec
 from synth.dataset.writer import rows_to_table
 from synth.images import encode_silhouette
 from synth.labels import view_labels
+from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, Measurements
 from synth.plan import ShardPlan
 from synth.subjects import Subject, generate_subjects
 
@@ -30,8 +32,8 @@ class RenderedView:
 
 
 def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject,
-                rendered: list[RenderedView]) -> dict[str, Any]:
-    """One dataset row (see `synth.dataset.schema.COLUMNS`)."""
+                rendered: list[RenderedView], measurements: Measurements | None) -> dict[str, Any]:
+    """One dataset row (see `synth.dataset.schema.COLUMNS`); measurements None -> nulls."""
     labels = [view_labels(subject.joints, view.camera, r.mask) for view, r in zip(subject.views, rendered)]
     return {
         "subject_index": subject.index,
@@ -57,6 +59,7 @@ def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject,
         "camera_attempts": [v.attempts for v in subject.views],
         "image_width": spec.camera.width,
         "image_height": spec.camera.height,
+        **(dataclasses.asdict(measurements) if measurements else dict.fromkeys(MEASUREMENT_NAMES)),
     }
 
 
@@ -67,6 +70,7 @@ class ShardBuilder:
         self.spec = spec
         self.model = create(spec.body_model.name, source)
         self.mapper = CapturePoseMapper(self.model)
+        self.measurer = BodyMeasurer(self.model)
         self._renderer = None
 
     def _render_views(self, subject: Subject) -> list[RenderedView]:
@@ -88,8 +92,12 @@ class ShardBuilder:
         indices = plan.subject_indices
         batch = self.spec.render.batch_size
         for start in range(0, len(indices), batch):
-            for subject in generate_subjects(self.spec, self.model, self.mapper, indices[start:start + batch]):
-                rows.append(subject_row(self.spec, self.model, plan.split, subject, self._render_views(subject)))
+            subjects = generate_subjects(self.spec, self.model, self.mapper, indices[start:start + batch])
+            measured = (self.measurer.measure_shapes(np.stack([s.shape for s in subjects]))
+                        if self.spec.labels.measurements else [None] * len(subjects))
+            for subject, measurements in zip(subjects, measured):
+                rows.append(subject_row(self.spec, self.model, plan.split, subject, self._render_views(subject),
+                                        measurements))
         return rows_to_table(rows)
 
     def close(self) -> None:

@@ -34,6 +34,10 @@ def render_card(manifest: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     lines += [f"| {name} | {info['subjects']} | {info['shards']} |" for name, info in manifest["splits"].items()]
+    if manifest.get("measurements"):
+        lines += ["", "## Body measurements (neutral pose)", "", "| measurement | min | mean | max |", "|---|---|---|---|"]
+        lines += [f"| `{name}` | {s['min']:.3f} | {s['mean']:.3f} | {s['max']:.3f} |"
+                  for name, s in manifest["measurements"].items()]
     lines += ["", "## Columns (one row per subject)", "", "| column | meaning |", "|---|---|"]
     lines += [f"| `{name}` | {doc} |" for name, doc in manifest["columns"].items()]
     lines += [

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from body_models import SynthError
 from synth.dataset.manifest import read_manifest
+from synth.dataset.stats import measurement_summary
 from synth.images import decode_silhouette
 
 
@@ -50,4 +51,6 @@ def write_preview(folder: Path, sheet_path: Path, subjects: int) -> tuple[Path, 
     for k, label in enumerate(manifest["body_model"]["shape_labels"]):
         lines.append(f"  shape {label}: {shapes[:, k].min():+.3f} .. {shapes[:, k].max():+.3f} "
                      f"(mean {shapes[:, k].mean():+.3f})")
+    for name, stats in measurement_summary(folder, manifest).items():
+        lines.append(f"  {name}: {stats['min']:.3f} .. {stats['max']:.3f} (mean {stats['mean']:.3f})")
     return sheet_path, lines

@@ -51,6 +51,21 @@ COLUMNS: dict[str, tuple[pa.DataType, dict, str]] = {
     "image_height": (pa.int32(), _value("int32"), "pixels"),
 }
 
+_MEASUREMENT_DOCS = {
+    "height_m": "neutral-pose height, meters",
+    "neck_circumference_m": "neck circumference, meters (plane normal to the neck)",
+    "chest_circumference_m": "chest circumference, meters (horizontal)",
+    "waist_circumference_m": "natural (narrowest) waist circumference, meters",
+    "hip_circumference_m": "widest hip circumference, meters",
+    "thigh_circumference_m": "left mid-thigh circumference, meters",
+    "upper_arm_circumference_m": "left mid-upper-arm circumference, meters",
+    "volume_m3": "body volume, cubic meters",
+    "mass_kg": "volume x 985 kg/m^3, kilograms",
+    "bmi_kg_m2": "mass / height^2, kg/m^2",
+    "body_fat_pct": "US Navy circumference estimate, percent (anthropometric, not clinical)",
+}
+COLUMNS.update({name: (_F32, _value("float32"), doc) for name, doc in _MEASUREMENT_DOCS.items()})
+
 COLUMN_DOCS: dict[str, str] = {name: doc for name, (_, _, doc) in COLUMNS.items()}
 
 

@@ -1,0 +1,168 @@
+"""Anthropometric labels from a subject's neutral-pose mesh (the backend's rest pose).
+
+All lengths in meters, volume in m^3, mass in kg, body fat in percent. Circumferences
+are the perimeter of the closed loop that a plane cuts through the mesh (trimesh) and
+that encloses the landmark point; landmarks come from each backend's `Skeleton`, so
+every backend is measured the same way:
+
+- height: top of the head to the soles (y extent).
+- neck: plane normal to neck-base -> head joint, through their midpoint.
+- chest: horizontal, a quarter of the hip-to-shoulder joint span below the shoulders.
+- waist: horizontal, the narrowest torso loop between 25 % and 60 % of that span above
+  the hip joints (natural waist).
+- hip: horizontal, the widest torso loop from 20 % below to 15 % above the hip joints.
+- mid-thigh (left): plane normal to the femur (hip -> knee joint) at its midpoint.
+- upper arm (left): plane normal to the humerus (shoulder -> elbow joint) at its midpoint.
+- volume: of the closed mesh (backends whose topology is not watertight get NaN, see
+  `BodyMeasurer.watertight`); mass = volume x 985 kg/m^3; BMI = mass / height^2.
+- body fat: US Navy circumference equations (Hodgdon & Beckett 1984, centimetres),
+  blended by the backend's sex value (0 male, 1 female, 0.5 neutral). It is an
+  anthropometric estimate, not a clinical measurement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+import trimesh
+from shapely.geometry import Point
+
+from body_models import BodyModel
+
+DENSITY_KG_M3 = 985.0
+_WAIST_BAND = (0.25, 0.60)
+_HIP_BAND = (-0.20, 0.15)
+_SEARCH_PLANES = 8
+
+
+@dataclass(frozen=True)
+class Measurements:
+    height_m: float
+    neck_circumference_m: float
+    chest_circumference_m: float
+    waist_circumference_m: float
+    hip_circumference_m: float
+    thigh_circumference_m: float
+    upper_arm_circumference_m: float
+    volume_m3: float
+    mass_kg: float
+    bmi_kg_m2: float
+    body_fat_pct: float
+
+
+MEASUREMENT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Measurements))
+
+
+def navy_body_fat_pct(neck_m: float, waist_m: float, hip_m: float, height_m: float, female: float) -> float:
+    """US Navy body-fat estimate (%), linearly blended between the male and female equations."""
+    neck, waist, hip, height = (100.0 * x for x in (neck_m, waist_m, hip_m, height_m))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        male = 495.0 / (1.0324 - 0.19077 * np.log10(waist - neck) + 0.15456 * np.log10(height)) - 450.0
+        woman = 495.0 / (1.29579 - 0.35004 * np.log10(waist + hip - neck) + 0.22100 * np.log10(height)) - 450.0
+    return float((1.0 - female) * male + female * woman)
+
+
+def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Volume (m^3) enclosed by a closed, consistently wound triangle mesh."""
+    a, b, c = (vertices[faces[:, k]].astype(np.float64) for k in range(3))
+    return float(abs(np.einsum("ij,ij->i", np.cross(a, b), c).sum() / 6.0))
+
+
+def loop_length(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, inside: np.ndarray) -> float:
+    """Perimeter (m) of the outer section loop of `mesh` by the plane (origin, normal)
+    that encloses point `inside`; NaN if no loop does."""
+    section = mesh.section(plane_origin=origin, plane_normal=normal)
+    return _enclosing_length(section, inside)
+
+
+def _enclosing_length(section, inside: np.ndarray) -> float:
+    if section is None:
+        return float("nan")
+    planar, to_3d = section.to_2D()
+    local = np.linalg.inv(to_3d) @ np.append(inside, 1.0)
+    point = Point(local[0], local[1])
+    lengths = [p.exterior.length for p in planar.polygons_closed if p is not None and p.contains(point)]
+    return max(lengths) if lengths else float("nan")
+
+
+class BodyMeasurer:
+    """Measures neutral-pose meshes of one backend (landmarks from its skeleton)."""
+
+    def __init__(self, model: BodyModel) -> None:
+        self.model = model
+        sk = model.skeleton
+        self._joint = {name: sk.index(getattr(sk, name)[0]) for name in ("shoulder", "elbow", "hip", "knee")}
+        self._right_hip = sk.index(sk.hip[1])
+        self._right_shoulder = sk.index(sk.shoulder[1])
+        self._neck = (sk.index(sk.neck[0]), sk.index(sk.neck[-1]))
+        self._spine = [sk.index(name) for name in sk.spine]
+        self.watertight = trimesh.Trimesh(np.random.default_rng(0).random((model.faces.max() + 1, 3)),
+                                          model.faces, process=False).is_watertight
+
+    def rest_bodies(self, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Neutral-pose vertices (B, V, 3) and joints (B, J, 3), float64, world frame."""
+        poses = np.tile(self.model.rest_pose(), (len(shapes), 1))
+        with torch.no_grad():
+            out = self.model.forward(torch.from_numpy(shapes), torch.from_numpy(poses))
+        return out.vertices.double().numpy(), out.joints.double().numpy()
+
+    def measure_shapes(self, shapes: np.ndarray) -> list[Measurements]:
+        vertices, joints = self.rest_bodies(shapes)
+        return [self.measure(v, j, self.model.female_fraction(s)) for v, j, s in zip(vertices, joints, shapes)]
+
+    def _torso_loop(self, mesh: trimesh.Trimesh, heights: np.ndarray, center: np.ndarray) -> np.ndarray:
+        """Loop lengths of horizontal sections at `heights` enclosing the torso axis `center` (x, z)."""
+        face_y = mesh.vertices[mesh.faces][:, :, 1]
+        band = (face_y.max(1) >= heights.min()) & (face_y.min(1) <= heights.max())
+        mesh = trimesh.Trimesh(mesh.vertices, mesh.faces[band], process=False)  # only faces the planes can cut
+        lines, to_3d, _ = trimesh.intersections.mesh_multiplane(mesh, [0.0, 0.0, 0.0], [0.0, 1.0, 0.0], heights)
+        lengths = []
+        for segments, transform, y in zip(lines, to_3d, heights):
+            if len(segments) == 0:
+                lengths.append(np.nan)
+                continue
+            path = trimesh.load_path(segments)
+            local = np.linalg.inv(transform) @ np.array([center[0], y, center[1], 1.0])
+            point = Point(local[0], local[1])
+            found = [p.exterior.length for p in path.polygons_closed if p is not None and p.contains(point)]
+            lengths.append(max(found) if found else np.nan)
+        return np.array(lengths)
+
+    def measure(self, vertices: np.ndarray, joints: np.ndarray, female: float) -> Measurements:
+        """Measurements of one neutral-pose body: vertices (V, 3), joints (J, 3), meters."""
+        mesh = trimesh.Trimesh(vertices, self.model.faces, process=False)
+        j = self._joint
+        shoulder_y = 0.5 * (joints[j["shoulder"], 1] + joints[self._right_shoulder, 1])
+        hip_y = 0.5 * (joints[j["hip"], 1] + joints[self._right_hip, 1])
+        span = shoulder_y - hip_y
+        center = np.array([0.5 * (joints[j["hip"], 0] + joints[self._right_hip, 0]),
+                           joints[self._spine, 2].mean()])
+        up = np.array([0.0, 1.0, 0.0])
+        height = float(vertices[:, 1].max() - vertices[:, 1].min())
+        neck_base, neck_top = joints[self._neck[0]], joints[self._neck[1]]
+        neck_mid = 0.5 * (neck_base + neck_top)
+        chest_y = shoulder_y - 0.25 * span
+        chest = loop_length(mesh, np.array([center[0], chest_y, center[1]]), up,
+                            np.array([center[0], chest_y, center[1]]))
+        waist = np.nanmin(self._torso_loop(mesh, hip_y + span * np.linspace(*_WAIST_BAND, _SEARCH_PLANES), center))
+        hip = np.nanmax(self._torso_loop(mesh, hip_y + span * np.linspace(*_HIP_BAND, _SEARCH_PLANES), center))
+        thigh_mid = 0.5 * (joints[j["hip"]] + joints[j["knee"]])
+        arm_mid = 0.5 * (joints[j["shoulder"]] + joints[j["elbow"]])
+        neck = loop_length(mesh, neck_mid, neck_top - neck_base, neck_mid)
+        volume = signed_volume(vertices, self.model.faces) if self.watertight else float("nan")
+        mass = volume * DENSITY_KG_M3
+        return Measurements(
+            height_m=height,
+            neck_circumference_m=neck,
+            chest_circumference_m=chest,
+            waist_circumference_m=float(waist),
+            hip_circumference_m=float(hip),
+            thigh_circumference_m=loop_length(mesh, thigh_mid, joints[j["knee"]] - joints[j["hip"]], thigh_mid),
+            upper_arm_circumference_m=loop_length(mesh, arm_mid, joints[j["elbow"]] - joints[j["shoulder"]],
+                                                  arm_mid),
+            volume_m3=volume,
+            mass_kg=mass,
+            bmi_kg_m2=mass / height**2,
+            body_fat_pct=navy_body_fat_pct(neck, float(waist), float(hip), height, female),
+        )

@@ -1,0 +1,70 @@
+"""Measurements: closed-form shapes, Navy equations, and monotonic sanity on bodies."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import trimesh
+
+from synth.measurements import BodyMeasurer, loop_length, navy_body_fat_pct, signed_volume
+
+
+def test_cylinder_circumference_and_volume():
+    cylinder = trimesh.creation.cylinder(radius=0.15, height=1.0, sections=128)
+    length = loop_length(cylinder, np.zeros(3), np.array([0, 0, 1.0]), np.zeros(3))
+    assert length == pytest.approx(2 * math.pi * 0.15, rel=0.005)
+    assert signed_volume(cylinder.vertices, cylinder.faces) == pytest.approx(math.pi * 0.15**2, rel=0.005)
+
+
+def test_ellipsoid_circumference_and_volume():
+    a, b, c = 0.16, 0.11, 0.3
+    ellipsoid = trimesh.creation.icosphere(subdivisions=5)
+    ellipsoid.apply_scale([a, b, c])
+    h = ((a - b) / (a + b)) ** 2  # Ramanujan's perimeter of the (a, b) ellipse
+    expected = math.pi * (a + b) * (1 + 3 * h / (10 + math.sqrt(4 - 3 * h)))
+    length = loop_length(ellipsoid, np.zeros(3), np.array([0, 0, 1.0]), np.zeros(3))
+    assert length == pytest.approx(expected, rel=0.005)
+    volume = signed_volume(ellipsoid.vertices, ellipsoid.faces)
+    assert volume == pytest.approx(4 / 3 * math.pi * a * b * c, rel=0.005)
+
+
+def test_section_picks_the_loop_around_the_landmark():
+    left = trimesh.creation.cylinder(radius=0.05, height=1.0, sections=64)
+    right = trimesh.creation.cylinder(radius=0.1, height=1.0, sections=64)
+    right.apply_translation([0.5, 0, 0])
+    both = trimesh.util.concatenate([left, right])
+    normal = np.array([0, 0, 1.0])
+    assert loop_length(both, np.zeros(3), normal, np.zeros(3)) == pytest.approx(2 * math.pi * 0.05, rel=0.005)
+    assert loop_length(both, np.zeros(3), normal, np.array([0.5, 0, 0])) == pytest.approx(2 * math.pi * 0.1,
+                                                                                         rel=0.005)
+    assert math.isnan(loop_length(both, np.zeros(3), normal, np.array([0.25, 0, 0])))
+
+
+def test_navy_equations_match_published_examples():
+    # man: neck 38 cm, waist 90 cm, height 178 cm -> about 20 %
+    assert navy_body_fat_pct(0.38, 0.90, 1.00, 1.78, female=0.0) == pytest.approx(20.1, abs=0.3)
+    # woman: neck 33, waist 76, hip 100, height 165 -> about 30 %
+    assert navy_body_fat_pct(0.33, 0.76, 1.00, 1.65, female=1.0) == pytest.approx(30.0, abs=1.0)
+
+
+def _measure_varying(model, base: np.ndarray, component: int, values) -> list:
+    shapes = np.tile(base, (len(values), 1)).astype(np.float32)
+    shapes[:, component] = values
+    return BodyMeasurer(model).measure_shapes(shapes)
+
+
+def test_heavier_anny_has_larger_waist_and_mass(anny_model):
+    weight = anny_model.shape_space.labels.index("weight")
+    light, heavy = _measure_varying(anny_model, anny_model.neutral_shape(), weight, [0.2, 0.9])
+    assert heavy.waist_circumference_m > light.waist_circumference_m + 0.03
+    assert heavy.mass_kg > light.mass_kg and heavy.body_fat_pct > light.body_fat_pct
+    for value in vars(light).values():
+        assert math.isfinite(value) and value > 0
+    assert 1.4 < light.height_m < 2.1 and 0.5 < light.waist_circumference_m < 1.3
+
+
+def test_wider_smpl_has_larger_waist(smpl_model):
+    narrow, wide = _measure_varying(smpl_model, smpl_model.neutral_shape(), 1, [0.0, 3.0])
+    assert wide.waist_circumference_m > narrow.waist_circumference_m
+    assert wide.volume_m3 > narrow.volume_m3 > 0
