@@ -110,6 +110,64 @@ def preview(dataset: Path, out: Path | None, subjects: int) -> None:
     click.echo(f"contact sheet: {sheet}")
 
 
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--resume", is_flag=True, help="Continue from run.out/last.pt.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a config field.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@model_path_option
+@anny_cache_option
+def train(config: Path, resume: bool, overrides: tuple[str, ...], no_progress: bool, model_path: str | None,
+          anny_cache: str | None) -> None:
+    """Train a silhouettes -> body network (CONFIG: a training TOML, see jobs/train_*.toml)."""
+    from synth.train.config import load_train_config
+    from synth.train.loop import train as run_training
+
+    result = run_training(load_train_config(config, list(overrides)), _source(model_path, anny_cache),
+                          resume=resume, progress=not no_progress)
+    click.echo(f"trained {result.steps} steps: loss {result.first_loss:.3f} -> {result.last_loss:.3f}, "
+               f"best val PVE-T {result.best_val_pve_t_mm:.1f} mm; checkpoints and curve in {result.out}")
+
+
+@main.command("eval")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path))
+@click.option("--data", "data", required=True, help="Dataset folder or URI.")
+@click.option("--split", default="test", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Report folder (default: next to the checkpoint).")
+@model_path_option
+@anny_cache_option
+def evaluate(checkpoint: Path, data: str, split: str, out: Path | None, model_path: str | None,
+             anny_cache: str | None) -> None:
+    """Millimetre errors (PVE-T, PVE, height, circumferences) beside a mean-body baseline."""
+    from synth.train.evaluate import evaluate as run_eval
+    from synth.train.evaluate import markdown, write_report
+
+    report = run_eval(checkpoint, data, split, _source(model_path, anny_cache))
+    paths = write_report(report, out or checkpoint.parent)
+    click.echo(markdown(report))
+    click.echo(f"wrote {paths[0]} and {paths[1]}")
+
+
+@main.command()
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUTPUTS / "prediction",
+              show_default=True, help="Folder for the meshes and prediction.json.")
+@click.option("--format", "mesh_format", type=click.Choice(["obj", "ply"]), default="obj", show_default=True)
+@model_path_option
+@anny_cache_option
+def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, mesh_format: str, model_path: str | None,
+            anny_cache: str | None) -> None:
+    """Predict a 3D body from silhouette IMAGES (one per view, in the checkpoint's view order)."""
+    from synth.train.predict import predict as run_predict
+
+    report = run_predict(checkpoint, list(images), out, _source(model_path, anny_cache), mesh_format)
+    m = report["measurements"]
+    click.echo(f"height {m['height_m']:.3f} m, waist {m['waist_circumference_m']:.3f} m, "
+               f"body fat {m['body_fat_pct']:.1f} % (estimate) -> {out}")
+
+
 @main.group()
 def models() -> None:
     """Body model backends."""

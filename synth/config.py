@@ -10,13 +10,13 @@ import dataclasses
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from body_models import BACKENDS, DEFAULT_BACKEND, SynthError
 from body_models.smpl_family import GENDERS
+from synth.validation import apply_overrides, build_sections, read_toml
 
 Range = tuple[float, float]
 _TALLEST_SUBJECT_M = 2.1
@@ -142,7 +142,7 @@ _SECTION_CLASSES = {
     "camera": CameraSection, "views": ViewsSection, "labels": LabelsSection, "render": RenderSection,
 }
 
-# field -> (kind, low, high); kinds: int, float, bool, str, range, names, floats, splits
+# field -> (kind, low, high); kinds in synth.validation.check_field
 _LIMITS: dict[str, tuple[str, float, float]] = {
     "job.name": ("str", 1, 128), "job.seed": ("int", 0, 2**63 - 1), "job.subjects": ("int", 1, 10**9),
     "job.shard_size": ("int", 1, 100_000), "job.splits": ("splits", 0, 1), "job.write_png": ("bool", 0, 1),
@@ -160,48 +160,6 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
 }
 for _f in dataclasses.fields(PoseSection):
     _LIMITS.setdefault(f"pose.{_f.name}", ("range", -180, 180))
-
-
-def _check(key: str, value: Any) -> tuple[Any, str | None]:
-    """(converted value, None) or (None, one-line problem) for one field."""
-    kind, low, high = _LIMITS[key]
-    number = (int, float)
-    if kind == "bool":
-        return (value, None) if isinstance(value, bool) else (None, f"{key} = {value!r}: expected true or false")
-    if kind == "str":
-        if not isinstance(value, str) or not low <= len(value) <= high:
-            return None, f"{key} = {value!r}: expected a string of {int(low)}..{int(high)} characters"
-        return value, None
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return None, f"{key} = {value!r}: expected an integer in {int(low)}..{int(high)}"
-        return value, None
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, number) or not low <= value <= high:
-            return None, f"{key} = {value!r}: expected a number in {low:g}..{high:g}"
-        return float(value), None
-    if kind == "range":
-        ok = (isinstance(value, (list, tuple)) and len(value) == 2
-              and all(isinstance(v, number) and not isinstance(v, bool) for v in value))
-        if not ok or not low <= value[0] <= value[1] <= high:
-            return None, f"{key} = {value!r}: expected [low, high] with {low:g} <= low <= high <= {high:g}"
-        return (float(value[0]), float(value[1])), None
-    if kind == "names":
-        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.isidentifier() for v in value)
-        if not ok or not low <= len(value) <= high or len(set(value)) != len(value):
-            return None, f"{key} = {value!r}: expected {int(low)}..{int(high)} distinct names (letters, digits, _)"
-        return tuple(value), None
-    if kind == "floats":
-        ok = isinstance(value, (list, tuple)) and all(isinstance(v, number) and not isinstance(v, bool) for v in value)
-        if not ok or not all(low <= v <= high for v in value):
-            return None, f"{key} = {value!r}: expected a list of numbers in {low:g}..{high:g}"
-        return tuple(float(v) for v in value), None
-    # splits
-    ok = (isinstance(value, dict) and value and all(isinstance(k, str) and k.isidentifier() for k in value)
-          and all(isinstance(v, number) and not isinstance(v, bool) and v >= 0 for v in value.values()))
-    if not ok or not math.isclose(sum(value.values()), 1.0, abs_tol=1e-6):
-        return None, f"{key} = {value!r}: expected {{name = fraction, ...}} with fractions >= 0 summing to 1"
-    return {k: float(v) for k, v in value.items()}, None
 
 
 def _cross_checks(spec: JobSpec) -> list[str]:
@@ -227,63 +185,15 @@ def _cross_checks(spec: JobSpec) -> list[str]:
 
 def spec_from_dict(raw: dict[str, Any]) -> JobSpec:
     """Validate a parsed TOML document; SynthError listing every problem, one per line."""
-    problems: list[str] = []
-    sections: dict[str, Any] = {}
-    for name, body in raw.items():
-        if name not in _SECTION_CLASSES:
-            problems.append(f"[{name}]: unknown section; expected one of {', '.join(_SECTION_CLASSES)}")
-            continue
-        if not isinstance(body, dict):
-            problems.append(f"{name} = {body!r}: expected a [{name}] table")
-            continue
-        cls = _SECTION_CLASSES[name]
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {}
-        for key, value in body.items():
-            if key not in known:
-                problems.append(f"{name}.{key}: unknown field; expected one of {', '.join(sorted(known))}")
-                continue
-            checked, problem = _check(f"{name}.{key}", value)
-            if problem:
-                problems.append(problem)
-            else:
-                values[key] = checked
-        sections[name] = cls(**values)
-    if problems:
-        raise SynthError("invalid job spec:\n  " + "\n  ".join(problems))
-    spec = JobSpec(**sections)
+    spec = JobSpec(**build_sections(raw, _SECTION_CLASSES, _LIMITS, "job spec"))
     problems = _cross_checks(spec)
     if problems:
         raise SynthError("invalid job spec:\n  " + "\n  ".join(problems))
     return spec
 
 
-def parse_override(text: str) -> tuple[str, str, Any]:
-    """'section.key=VALUE' (VALUE in TOML syntax, bare words as strings) -> parts."""
-    if "=" not in text or "." not in text.split("=", 1)[0]:
-        raise SynthError(f"--set {text!r}: expected section.key=value, e.g. --set camera.width=512")
-    path, raw_value = text.split("=", 1)
-    section, key = path.strip().split(".", 1)
-    try:
-        value = tomllib.loads(f"v = {raw_value}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw_value
-    return section, key, value
-
-
 def load_spec(path: Path, overrides: list[str] = ()) -> JobSpec:
     """Read a job TOML, apply `section.key=value` overrides, validate."""
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise SynthError(f"job spec {path} not found; see jobs/ for examples") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SynthError(f"job spec {path} is not valid TOML: {err}") from err
-    for override in overrides:
-        section, key, value = parse_override(override)
-        table = raw.setdefault(section, {})
-        if not isinstance(table, dict):
-            raise SynthError(f"--set {override!r}: {section} is not a table in {path}")
-        table[key] = value
+    raw = read_toml(path, "job spec")
+    apply_overrides(raw, overrides)
     return spec_from_dict(raw)

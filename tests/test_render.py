@@ -4,7 +4,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
-import pytest
 import torch
 import trimesh
 from scipy.ndimage import binary_dilation

@@ -1,0 +1,1 @@
+"""The bundled trainer: silhouettes from several views -> body shape, pose and camera."""

@@ -1,0 +1,78 @@
+"""Body meshes from predicted or true parameters, shared by training, eval and predict."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow.fs as pafs
+import torch
+
+from body_models import BodyModel, BodyModelSource, SynthError, create
+from body_models.capture_pose import CapturePoseMapper
+from synth.dataset.manifest import MANIFEST
+from synth.train.checkpoint import TargetStats
+
+
+def dataset_body_model(uri: str, source: BodyModelSource) -> tuple[BodyModel, dict[str, Any]]:
+    """The body model a dataset was built with (checked against its version), and its manifest."""
+    filesystem, root = pafs.FileSystem.from_uri(uri) if "://" in uri else (pafs.LocalFileSystem(), uri)
+    try:
+        with filesystem.open_input_stream(f"{root.rstrip('/')}/{MANIFEST}") as handle:
+            manifest = json.loads(handle.read())
+    except (OSError, ValueError) as err:
+        raise SynthError(f"cannot read {uri}/{MANIFEST} ({err}); is it a synth dataset?") from err
+    return model_for(manifest["body_model"]["name"], manifest["body_model"]["version"], manifest["spec"], source), manifest
+
+
+def model_for(name: str, version: str, spec: dict[str, Any], source: BodyModelSource) -> BodyModel:
+    """Build backend `name` as the dataset spec configured it; SynthError if its version differs."""
+    body = spec["body_model"]
+    source = BodyModelSource(anny_cache=source.anny_cache, model_path=source.model_path,
+                             gender=body["gender"], num_betas=body["num_betas"])
+    model = create(name, source)
+    if model.version != version:
+        raise SynthError(f"this data/checkpoint was made with body model {version}, but {model.version} is "
+                         "installed here; use the same model files / package version")
+    return model
+
+
+def denormalise(outputs: dict[str, torch.Tensor], stats: TargetStats) -> dict[str, torch.Tensor]:
+    """Network outputs -> shape, capture pose (rad) and camera in their own units."""
+    return {
+        "shape": outputs["shape"] * stats.shape_std + stats.shape_mean,
+        "capture_pose": outputs["capture_pose"] * stats.pose_std + stats.pose_mean,
+        "camera": outputs["camera"] * stats.camera_std + stats.camera_mean,
+    }
+
+
+def clamp_shape(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:
+    return shape.clamp(model.shape_space.low, model.shape_space.high)
+
+
+def neutral_vertices(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) neutral-pose vertices (meters, canonical frame), differentiable in `shape`."""
+    rest = torch.as_tensor(model.rest_pose(), device=shape.device).expand(shape.shape[0], -1)
+    return model.forward(clamp_shape(model, shape), rest).vertices
+
+
+def posed_vertices(model: BodyModel, mapper: CapturePoseMapper, shape: torch.Tensor,
+                   capture_pose: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) posed vertices, root joint at the origin (no gradient through the pose map)."""
+    native = torch.from_numpy(mapper.to_native(capture_pose.detach().cpu().numpy()))
+    out = model.forward(clamp_shape(model, shape.detach().cpu()), native)
+    return out.vertices - out.joints[:, :1]
+
+
+def heights(vertices: torch.Tensor) -> torch.Tensor:
+    """(B,) y extent of (B, V, 3) vertices, meters."""
+    return vertices[..., 1].amax(1) - vertices[..., 1].amin(1)
+
+
+def mean_vertex_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B,) mean per-vertex Euclidean distance, same units as the inputs."""
+    return (a - b).norm(dim=-1).mean(-1)
+
+
+def as_numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().cpu().double().numpy()

@@ -1,0 +1,62 @@
+"""Checkpoints: network weights plus everything needed to use them on new silhouettes."""
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from body_models import SynthError
+from synth.dataset.atomic import atomic_write_bytes
+from synth.train.model import NetConfig, SilhouetteNet
+
+FORMAT = "synth-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class TargetStats:
+    """Mean and std of each target over training rows (tensors, float32)."""
+
+    shape_mean: torch.Tensor
+    shape_std: torch.Tensor
+    pose_mean: torch.Tensor
+    pose_std: torch.Tensor
+    camera_mean: torch.Tensor
+    camera_std: torch.Tensor
+
+
+def save_checkpoint(path: Path, net: SilhouetteNet, stats: TargetStats, meta: dict[str, Any],
+                    optimizer: torch.optim.Optimizer | None = None, scheduler=None) -> None:
+    """Write atomically; `meta` holds body model, views, step, config, metrics."""
+    state = {
+        "format": FORMAT,
+        "net_config": asdict(net.config),
+        "net": net.state_dict(),
+        "stats": asdict(stats),
+        "meta": meta,
+        "optimizer": optimizer.state_dict() if optimizer else None,
+        "scheduler": scheduler.state_dict() if scheduler else None,
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
+    """The checkpoint dict with `net` rebuilt and `stats` as TargetStats; SynthError if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynthError(f"checkpoint {path} not found")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # torch raises many types for bad files
+        raise SynthError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise SynthError(f"{path} is not a synth checkpoint ({FORMAT})")
+    net = SilhouetteNet(NetConfig(**state["net_config"]))
+    net.load_state_dict(state["net"])
+    state["model"] = net.to(device).eval()
+    state["stats"] = TargetStats(**{k: v.to(device) for k, v in state["stats"].items()})
+    return state

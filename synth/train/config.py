@@ -1,0 +1,98 @@
+"""Training config: TOML -> validated, frozen `TrainConfig` (same rules as job specs)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synth.validation import apply_overrides, build_sections, read_toml
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """uri: dataset folder or URI (s3://...); *_split: split names; views: views fed to
+    the net, in order; input_size: framed silhouette side, pixels; num_workers: DataLoader
+    workers; shuffle_buffer: rows mixed in memory per worker."""
+
+    uri: str = "outputs/quickstart"
+    train_split: str = "train"
+    val_split: str = "val"
+    views: tuple[str, ...] = ("front", "left")
+    input_size: int = 128
+    num_workers: int = 1
+    shuffle_buffer: int = 256
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """width: channels of the first encoder stage (doubles three times)."""
+
+    width: int = 32
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    """AdamW with cosine decay. vertex_weight multiplies the mean per-vertex error of the
+    neutral-pose body (meters); param_weight the normalised parameter MSE; camera_weight
+    the normalised camera MSE."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    steps: int = 2000
+    vertex_weight: float = 10.0
+    param_weight: float = 1.0
+    camera_weight: float = 0.1
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """out: run folder (checkpoints, metrics.jsonl, curve.png); device: auto, cpu, cuda;
+    eval_every: steps between validations; val_batches: batches per validation;
+    stats_rows: training rows used to normalise targets."""
+
+    out: str = "outputs/train"
+    device: str = "auto"
+    seed: int = 0
+    eval_every: int = 200
+    val_batches: int = 8
+    stats_rows: int = 2048
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataSection = DataSection()
+    model: ModelSection = ModelSection()
+    optim: OptimSection = OptimSection()
+    run: RunSection = RunSection()
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+_CLASSES = {"data": DataSection, "model": ModelSection, "optim": OptimSection, "run": RunSection}
+_LIMITS = {
+    "data.uri": ("str", 1, 4096), "data.train_split": ("str", 1, 64), "data.val_split": ("str", 1, 64),
+    "data.views": ("names", 1, 16), "data.input_size": ("int", 32, 512), "data.num_workers": ("int", 0, 64),
+    "data.shuffle_buffer": ("int", 1, 100_000), "data.augment": ("bool", 0, 1),
+    "model.width": ("int", 4, 256),
+    "optim.lr": ("float", 1e-7, 1.0), "optim.weight_decay": ("float", 0, 1), "optim.batch_size": ("int", 1, 4096),
+    "optim.steps": ("int", 1, 10**8), "optim.vertex_weight": ("float", 0, 1e4),
+    "optim.param_weight": ("float", 0, 1e4), "optim.camera_weight": ("float", 0, 1e4),
+    "run.out": ("str", 1, 4096), "run.device": ("str", 1, 16), "run.seed": ("int", 0, 2**63 - 1),
+    "run.eval_every": ("int", 1, 10**8), "run.val_batches": ("int", 1, 10**6), "run.stats_rows": ("int", 1, 10**7),
+}
+
+
+def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
+    return TrainConfig(**build_sections(raw, _CLASSES, _LIMITS, "training config"))
+
+
+def load_train_config(path: Path, overrides: list[str] = ()) -> TrainConfig:
+    """Read a training TOML, apply `section.key=value` overrides, validate."""
+    raw = read_toml(path, "training config")
+    apply_overrides(raw, overrides)
+    return config_from_dict(raw)

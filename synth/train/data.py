@@ -1,0 +1,142 @@
+"""Stream dataset shards into torch: row groups split across ranks and workers.
+
+Works on a local folder or any URI pyarrow understands (s3://, gs://, hdfs://...).
+Only the columns training needs are read, one row group at a time; PNGs are decoded
+and framed on the fly; a bounded shuffle buffer mixes rows. Memory is bounded by the
+buffer, never by the dataset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from body_models import SynthError
+from synth.images import decode_silhouette
+from synth.measurements import MEASUREMENT_NAMES
+from synth.train.augment import AugmentConfig, corrupt, framing_jitter
+from synth.train.framing import frame_silhouette
+
+COLUMNS = ["subject_index", "view_names", "silhouettes", "shape", "capture_pose_rad", "pose", "R", "t",
+           *MEASUREMENT_NAMES]
+
+
+def list_shards(uri: str, split: str) -> tuple[pafs.FileSystem, list[str]]:
+    """(filesystem, sorted shard paths) of `split` under a folder path or URI."""
+    try:
+        filesystem, root = pafs.FileSystem.from_uri(uri) if "://" in uri else (pafs.LocalFileSystem(), uri)
+        infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=False))
+    except (OSError, ValueError) as err:
+        raise SynthError(f"cannot list dataset {uri}: {err}") from err
+    files = sorted(i.path for i in infos if i.base_name.startswith(f"{split}-") and i.base_name.endswith(".parquet"))
+    if not files:
+        raise SynthError(f"no '{split}' shards ({split}-*.parquet) in {uri}; build one with `synth build`")
+    return filesystem, files
+
+
+def camera_targets(R: list[list[float]], t: list[list[float]]) -> np.ndarray:
+    """(V, 3) per view: horizontal distance (m), height (m), downward pitch (rad) of the camera."""
+    out = []
+    for r, tt in zip(R, t):
+        rot = np.asarray(r, np.float64).reshape(3, 3)
+        center = -rot.T @ np.asarray(tt, np.float64)
+        out.append([np.hypot(center[0], center[2]), center[1], np.arcsin(np.clip(-rot[2, 1], -1, 1))])
+    return np.asarray(out, np.float32)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """uri + split: where; views: view names fed to the net, in order; input_size: pixels."""
+
+    uri: str
+    split: str
+    views: tuple[str, ...]
+    input_size: int
+    augment: AugmentConfig
+    shuffle_buffer: int = 256
+    seed: int = 0
+    repeat: bool = True
+
+
+class SilhouetteStream(IterableDataset):
+    """Yields dicts: silhouettes (V, S, S) float32, shape, capture_pose, pose (native), camera (V, 3),
+    measurements (M,) (NaN where absent), subject_index."""
+
+    def __init__(self, config: StreamConfig) -> None:
+        self.config = config
+        self.filesystem, self.files = list_shards(config.uri, config.split)
+        self.epoch = 0
+
+    def _units(self) -> list[tuple[str, int]]:
+        units = []
+        for path in self.files:
+            with self.filesystem.open_input_file(path) as handle:
+                units += [(path, g) for g in range(pq.ParquetFile(handle).num_row_groups)]
+        return units
+
+    def _consumer(self) -> tuple[int, int]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        else:
+            rank, world = 0, 1
+        return rank * workers + worker, world * workers
+
+    def sample(self, row: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """One training example from one dataset row."""
+        cfg = self.config
+        frames = []
+        for name in cfg.views:
+            if name not in row["view_names"]:
+                raise SynthError(f"view '{name}' is not in the dataset (it has {', '.join(row['view_names'])})")
+            mask = decode_silhouette(row["silhouettes"][row["view_names"].index(name)]["bytes"])
+            scale, shift = framing_jitter(rng, cfg.augment)
+            frames.append(frame_silhouette(corrupt(mask, rng, cfg.augment), cfg.input_size, scale, shift))
+        views = [row["view_names"].index(name) for name in cfg.views]
+        cameras = camera_targets([row["R"][v] for v in views], [row["t"][v] for v in views])
+        measurements = [np.nan if row[m] is None else row[m] for m in MEASUREMENT_NAMES]
+        return {
+            "silhouettes": torch.from_numpy(np.stack(frames)),
+            "shape": torch.tensor(row["shape"], dtype=torch.float32),
+            "capture_pose": torch.tensor(row["capture_pose_rad"], dtype=torch.float32),
+            "pose": torch.tensor(row["pose"], dtype=torch.float32),
+            "camera": torch.from_numpy(cameras),
+            "measurements": torch.tensor(measurements, dtype=torch.float32),
+            "subject_index": row["subject_index"],
+        }
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """This consumer's rows, one pass, in shuffled row-group order when repeating."""
+        me, consumers = self._consumer()
+        units = self._units()
+        rng = np.random.default_rng([self.config.seed, self.epoch])
+        if self.config.repeat:
+            rng.shuffle(units)
+        for path, group in units[me::consumers]:
+            with self.filesystem.open_input_file(path) as handle:
+                table = pq.ParquetFile(handle).read_row_group(group, columns=COLUMNS)
+            yield from table.to_pylist()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        me, consumers = self._consumer()
+        if me >= len(self._units()):
+            return  # more consumers than row groups: this one has nothing to read
+        while True:
+            rng = np.random.default_rng([self.config.seed, self.epoch, me, 1])
+            buffer: list[dict[str, Any]] = []
+            for row in self.rows():
+                buffer.append(self.sample(row, rng))
+                if len(buffer) >= self.config.shuffle_buffer:
+                    yield buffer.pop(int(rng.integers(len(buffer))) if self.config.repeat else 0)
+            if self.config.repeat:
+                rng.shuffle(buffer)
+            yield from buffer
+            self.epoch += 1
+            if not self.config.repeat:
+                return

@@ -1,0 +1,178 @@
+"""`synth train`: the training loop, with validation, checkpoints, resume and logs.
+
+Losses: normalised parameter MSE (shape and capture pose), normalised camera MSE, and
+the mean per-vertex error (meters) of the neutral-pose body through the differentiable
+body model, so the net is judged in millimetres. The body model runs on the CPU.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from body_models import BodyModel, BodyModelSource, SynthError
+from synth.train.augment import AugmentConfig
+from synth.train.bodies import dataset_body_model, denormalise, mean_vertex_error, neutral_vertices
+from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
+from synth.train.config import TrainConfig
+from synth.train.data import SilhouetteStream, StreamConfig, camera_targets
+from synth.train.model import NetConfig, SilhouetteNet
+from synth.train.plot import plot_curves
+
+log = logging.getLogger(__name__)
+BEST, LAST, METRICS, CURVE = "best.pt", "last.pt", "metrics.jsonl", "curve.png"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    steps: int
+    first_loss: float
+    last_loss: float
+    best_val_pve_t_mm: float
+    out: Path
+
+
+def pick_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SynthError("run.device = 'cuda' but no CUDA device is visible; use 'cpu' or 'auto'")
+    if name not in ("cpu", "cuda"):
+        raise SynthError(f"run.device = {name!r}: expected auto, cpu or cuda")
+    return name
+
+
+def stream(config: TrainConfig, split: str, train: bool) -> SilhouetteStream:
+    data = config.data
+    return SilhouetteStream(StreamConfig(
+        uri=data.uri, split=split, views=data.views, input_size=data.input_size,
+        augment=AugmentConfig(enabled=train and data.augment), shuffle_buffer=data.shuffle_buffer if train else 1,
+        seed=config.run.seed, repeat=train))
+
+
+def target_stats(source: SilhouetteStream, rows: int, views: tuple[str, ...]) -> TargetStats:
+    """Mean/std of the targets over the first `rows` rows (std floored to avoid /0)."""
+    shapes, poses, cameras = [], [], []
+    for row in source.rows():
+        picked = [row["view_names"].index(v) for v in views]
+        shapes.append(row["shape"])
+        poses.append(row["capture_pose_rad"])
+        cameras.append(camera_targets([row["R"][i] for i in picked], [row["t"][i] for i in picked]))
+        if len(shapes) >= rows:
+            break
+
+    def pair(values) -> tuple[torch.Tensor, torch.Tensor]:
+        array = torch.tensor(np.asarray(values), dtype=torch.float32)
+        return array.mean(0), array.std(0, unbiased=False).clamp_min(1e-3)
+
+    (sm, ss), (pm, ps), (cm, cs) = pair(shapes), pair(poses), pair(cameras)
+    return TargetStats(sm, ss, pm, ps, cm, cs)
+
+
+def losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], stats: TargetStats,
+           model: BodyModel, config: TrainConfig) -> dict[str, torch.Tensor]:
+    opt = config.optim
+    param = (((outputs["shape"] - (batch["shape"] - stats.shape_mean) / stats.shape_std) ** 2).mean()
+             + ((outputs["capture_pose"] - (batch["capture_pose"] - stats.pose_mean) / stats.pose_std) ** 2).mean())
+    camera = ((outputs["camera"] - (batch["camera"] - stats.camera_mean) / stats.camera_std) ** 2).mean()
+    predicted = denormalise(outputs, stats)["shape"].cpu()
+    with torch.no_grad():
+        truth = neutral_vertices(model, batch["shape"].cpu())
+    vertex = mean_vertex_error(neutral_vertices(model, predicted), truth).mean()
+    total = opt.param_weight * param + opt.camera_weight * camera + opt.vertex_weight * vertex.to(param.device)
+    return {"loss": total, "param": param, "camera": camera, "pve_t_m": vertex}
+
+
+def validate(net: SilhouetteNet, loader: DataLoader, stats: TargetStats, model: BodyModel, batches: int,
+             device: str) -> float:
+    """Mean neutral-pose per-vertex error (mm) over `batches` validation batches."""
+    net.eval()
+    errors = []
+    with torch.no_grad():
+        for k, batch in enumerate(loader):
+            if k >= batches:
+                break
+            shape = denormalise(net(batch["silhouettes"].to(device)), stats)["shape"].cpu()
+            errors.append(mean_vertex_error(neutral_vertices(model, shape), neutral_vertices(model, batch["shape"])))
+    net.train()
+    return float(torch.cat(errors).mean()) * 1000.0
+
+
+def _loader(source: SilhouetteStream, config: TrainConfig) -> DataLoader:
+    workers = config.data.num_workers
+    return DataLoader(source, batch_size=config.optim.batch_size, num_workers=workers,
+                      persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+
+
+def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, progress: bool = True) -> TrainResult:
+    device = pick_device(config.run.device)
+    out = Path(config.run.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.run.seed)
+    model, manifest = dataset_body_model(config.data.uri, source)
+    train_stream = stream(config, config.data.train_split, train=True)
+    val_stream = stream(config, config.data.val_split, train=False)
+    net = SilhouetteNet(NetConfig(views=len(config.data.views), shape_size=model.shape_space.size,
+                                  pose_size=len(manifest["body_model"]["capture_pose_labels"]),
+                                  width=config.model.width, input_size=config.data.input_size)).to(device)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.optim.steps)
+    step, best = 0, float("inf")
+    if resume:
+        if not (out / LAST).exists():
+            raise SynthError(f"--resume: no {LAST} in {out}")
+        state = load_checkpoint(out / LAST, device)
+        net.load_state_dict(state["model"].state_dict())
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        stats, step, best = state["stats"], state["meta"]["step"], state["meta"]["best_val_pve_t_mm"]
+    else:
+        stats = target_stats(train_stream, config.run.stats_rows, config.data.views)
+        (out / METRICS).unlink(missing_ok=True)
+    stats = TargetStats(*(t.to(device) for t in (stats.shape_mean, stats.shape_std, stats.pose_mean,
+                                                  stats.pose_std, stats.camera_mean, stats.camera_std)))
+    meta: dict[str, Any] = {
+        "body_model": manifest["body_model"], "dataset_spec": manifest["spec"], "views": list(config.data.views),
+        "input_size": config.data.input_size, "train_config": config.to_dict(),
+    }
+    first_loss = last_loss = float("nan")
+    val_loader = _loader(val_stream, config)
+    started = time.perf_counter()
+    with (out / METRICS).open("a") as metrics, tqdm(total=config.optim.steps, initial=step, desc="train",
+                                                     disable=not progress) as bar:
+        for batch in _loader(train_stream, config):
+            if step >= config.optim.steps:
+                break
+            parts = losses(net(batch["silhouettes"].to(device)), {k: v.to(device) if torch.is_tensor(v) else v
+                                                                  for k, v in batch.items()}, stats, model, config)
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            last_loss = float(parts["loss"].detach())
+            first_loss = last_loss if np.isnan(first_loss) else first_loss
+            record = {"step": step, "seconds": round(time.perf_counter() - started, 2),
+                      **{k: round(float(v.detach()), 6) for k, v in parts.items()}, "lr": scheduler.get_last_lr()[0]}
+            if step % config.run.eval_every == 0 or step == config.optim.steps:
+                record["val_pve_t_mm"] = validate(net, val_loader, stats, model, config.run.val_batches, device)
+                meta.update(step=step, best_val_pve_t_mm=min(best, record["val_pve_t_mm"]))
+                if record["val_pve_t_mm"] < best:
+                    best = record["val_pve_t_mm"]
+                    save_checkpoint(out / BEST, net, stats, meta)
+                save_checkpoint(out / LAST, net, stats, meta, optimizer, scheduler)
+                plot_curves(out / METRICS, out / CURVE)
+            metrics.write(json.dumps(record) + "\n")
+            metrics.flush()
+            bar.set_postfix(loss=f"{last_loss:.3f}", pve_t_mm=f"{float(parts['pve_t_m']) * 1000:.1f}")
+            bar.update(1)
+    plot_curves(out / METRICS, out / CURVE)
+    return TrainResult(step, first_loss, last_loss, best, out)

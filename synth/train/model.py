@@ -1,0 +1,59 @@
+"""The network: one small ResNet encoder shared by every view, fused, three heads.
+
+Input: (B, V, S, S) framed silhouettes in [0, 1]. Outputs are normalised targets
+(zero mean, unit std over the training set, see `TargetStats`): shape (B, S_shape),
+capture pose (B, D) and per-view camera (B, V, 3).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    views: int
+    shape_size: int
+    pose_size: int
+    width: int = 32
+    input_size: int = 128
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.skip = (nn.Identity() if stride == 1 and cin == cout
+                     else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class SilhouetteNet(nn.Module):
+    def __init__(self, config: NetConfig) -> None:
+        super().__init__()
+        self.config = config
+        w = config.width
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, w, 5, 2, 2, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+            _Block(w, w, 1), _Block(w, 2 * w, 2), _Block(2 * w, 4 * w, 2), _Block(4 * w, 8 * w, 2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.view_embedding = nn.Parameter(torch.zeros(config.views, 8 * w))
+        fused = config.views * 8 * w
+        self.trunk = nn.Sequential(nn.Linear(fused, 512), nn.ReLU(inplace=True), nn.Linear(512, 256),
+                                   nn.ReLU(inplace=True))
+        self.shape_head = nn.Linear(256, config.shape_size)
+        self.pose_head = nn.Linear(256, config.pose_size)
+        self.camera_head = nn.Linear(256, config.views * 3)
+
+    def forward(self, silhouettes: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, v, s, _ = silhouettes.shape
+        features = self.encoder(silhouettes.reshape(b * v, 1, s, s)).reshape(b, v, -1)
+        hidden = self.trunk((features + self.view_embedding).reshape(b, -1))
+        return {"shape": self.shape_head(hidden), "capture_pose": self.pose_head(hidden),
+                "camera": self.camera_head(hidden).reshape(b, v, 3)}

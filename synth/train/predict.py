@@ -1,0 +1,91 @@
+"""`synth predict`: silhouette images -> body mesh, parameters and measurements.
+
+Images are read, binarised (grey > 127 = body) and framed like training data; they are
+never copied or written anywhere. Each image is checked: it must be a binary mask
+(not a photo), not empty, not filling the frame, and there must be one per view the
+checkpoint was trained on, in its order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import trimesh
+from PIL import Image, UnidentifiedImageError
+
+from body_models import BodyModelSource, SynthError
+from body_models.capture_pose import POSE_DOFS, CapturePoseMapper
+from synth.dataset.atomic import atomic_write_bytes
+from synth.measurements import BodyMeasurer
+from synth.subjects import place_on_ground, pose_bodies
+from synth.train.bodies import clamp_shape, denormalise, model_for
+from synth.train.checkpoint import load_checkpoint
+from synth.train.framing import frame_silhouette
+
+_GREY_FRACTION = 0.05  # more mid-grey pixels than this: not a mask
+
+
+def read_silhouette(path: Path) -> np.ndarray:
+    """(H, W) bool mask of a silhouette image; SynthError saying what is wrong with it."""
+    try:
+        with Image.open(path) as image:
+            grey = np.asarray(image.convert("L"))
+    except FileNotFoundError as err:
+        raise SynthError(f"{path}: no such image") from err
+    except (UnidentifiedImageError, OSError) as err:
+        raise SynthError(f"{path}: not a readable image ({err})") from err
+    if ((grey > 16) & (grey < 240)).mean() > _GREY_FRACTION:
+        raise SynthError(f"{path}: not a binary silhouette (many grey levels; segment the person first)")
+    mask = grey > 127
+    if mask.sum() < 50:
+        raise SynthError(f"{path}: the silhouette is empty (expected white body on black)")
+    if mask.mean() > 0.6:
+        raise SynthError(f"{path}: {mask.mean():.0%} of the image is body; expected a white body on a black "
+                         "background (inverted?)")
+    return mask
+
+
+def _write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+    data = trimesh.Trimesh(vertices, faces, process=False).export(file_type=path.suffix.lstrip("."))
+    atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
+
+
+def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSource,
+            mesh_format: str = "obj") -> dict[str, Any]:
+    """Write body.<fmt> (posed), body_neutral.<fmt> and prediction.json into `out`."""
+    state = load_checkpoint(checkpoint)
+    meta, net, stats = state["meta"], state["model"], state["stats"]
+    views = meta["views"]
+    if len(images) != len(views):
+        raise SynthError(f"the checkpoint expects {len(views)} silhouettes ({', '.join(views)}, in that order), "
+                         f"got {len(images)}")
+    frames = np.stack([frame_silhouette(read_silhouette(p), meta["input_size"]) for p in images])
+    model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
+    with torch.no_grad():
+        predicted = denormalise(net(torch.from_numpy(frames)[None]), stats)
+    shape = clamp_shape(model, predicted["shape"]).numpy().astype(np.float32)
+    capture = predicted["capture_pose"].numpy()
+    native = CapturePoseMapper(model).to_native(capture)
+    neutral_v, neutral_j = pose_bodies(model, shape, np.tile(model.rest_pose(), (1, 1)))
+    posed_v, posed_j = pose_bodies(model, shape, native)
+    measurements = BodyMeasurer(model).measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
+    out.mkdir(parents=True, exist_ok=True)
+    _write_mesh(out / f"body.{mesh_format}", posed_v[0] + place_on_ground(posed_v[0], posed_j[0]), model.faces)
+    _write_mesh(out / f"body_neutral.{mesh_format}", neutral_v[0] + place_on_ground(neutral_v[0], neutral_j[0]),
+                model.faces)
+    report = {
+        "inputs": [str(p) for p in images],
+        "views": views,
+        "body_model": model.version,
+        "shape": dict(zip(model.shape_space.labels, shape[0].tolist())),
+        "capture_pose_deg": dict(zip(POSE_DOFS, np.degrees(capture[0]).tolist())),
+        "camera": [dict(zip(("distance_m", "height_m", "pitch_rad"), c)) for c in predicted["camera"][0].tolist()],
+        "measurements": dataclasses.asdict(measurements),
+        "frame": "meters, +y up, facing +z, feet on y=0",
+    }
+    atomic_write_bytes(out / "prediction.json", json.dumps(report, indent=2).encode())
+    return report

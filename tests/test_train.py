@@ -1,0 +1,142 @@
+"""Trainer end to end on the smoke dataset: loss falls, eval and predict run, bad input refused."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from synth.cli import main
+from synth.train.augment import AugmentConfig, corrupt
+from synth.train.config import config_from_dict
+from synth.train.data import SilhouetteStream, StreamConfig
+from synth.train.loop import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(smoke_dataset, tmp_path_factory, anny_source):
+    out = tmp_path_factory.mktemp("run")
+    config = config_from_dict({
+        "data": {"uri": str(smoke_dataset), "val_split": "test", "views": ["front", "left"], "input_size": 64,
+                 "num_workers": 0, "shuffle_buffer": 8, "augment": False},
+        "model": {"width": 8},
+        "optim": {"batch_size": 8, "steps": 40, "lr": 3e-3},
+        "run": {"out": str(out), "device": "cpu", "eval_every": 20, "val_batches": 1, "stats_rows": 24},
+    })
+    return config, train(config, anny_source, progress=False)
+
+
+def test_loss_falls_and_run_outputs_exist(trained):
+    config, result = trained
+    records = [json.loads(line) for line in (result.out / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 40 and result.steps == 40
+    first, last = np.mean([r["loss"] for r in records[:5]]), np.mean([r["loss"] for r in records[-5:]])
+    assert last < 0.8 * first
+    assert {"best.pt", "last.pt", "curve.png", "metrics.jsonl"} <= {p.name for p in result.out.iterdir()}
+    assert np.isfinite(result.best_val_pve_t_mm)
+
+
+def test_resume_continues_from_last_checkpoint(trained, anny_source):
+    config, result = trained
+    longer = config_from_dict({**config.to_dict(), "optim": {**config.to_dict()["optim"], "steps": 45}})
+    resumed = train(longer, anny_source, resume=True, progress=False)
+    steps = [json.loads(line)["step"] for line in (result.out / "metrics.jsonl").read_text().splitlines()]
+    assert resumed.steps == 45 and steps[-5:] == [41, 42, 43, 44, 45]
+
+
+def test_eval_reports_millimetres_beside_mean_body(trained, smoke_dataset, tmp_path):
+    _, result = trained
+    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(result.out / "best.pt"), "--data",
+                                    str(smoke_dataset), "--split", "test", "--out", str(tmp_path)])
+    assert run.exit_code == 0, run.output
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["subjects"] == 8
+    for method in ("model", "mean_body"):
+        for metric in ("pve_t_mm", "pve_mm", "height_mm", "waist_circumference_mm"):
+            assert 0 < report[method][metric]["mean"] < 500
+    assert "| pve_t_mm |" in (tmp_path / "eval.md").read_text()
+
+
+def _silhouette_files(dataset: Path, folder: Path) -> list[Path]:
+    import pyarrow.parquet as pq
+
+    row = pq.read_table(sorted(dataset.glob("test-*.parquet"))[0]).slice(0, 1).to_pylist()[0]
+    paths = []
+    for name in ("front", "left"):
+        path = folder / f"{name}.png"
+        path.write_bytes(row["silhouettes"][row["view_names"].index(name)]["bytes"])
+        paths.append(path)
+    return paths
+
+
+def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path):
+    _, result = trained
+    images = _silhouette_files(smoke_dataset, tmp_path)
+    out = tmp_path / "pred"
+    run = CliRunner().invoke(main, ["predict", "--checkpoint", str(result.out / "best.pt"), *map(str, images),
+                                    "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    import trimesh
+
+    mesh = trimesh.load(out / "body.obj", process=False)
+    assert len(mesh.vertices) == 13718 and mesh.bounds[0][1] == pytest.approx(0, abs=1e-4)
+    report = json.loads((out / "prediction.json").read_text())
+    assert set(report["shape"]) == {"gender", "age", "muscle", "weight", "height", "proportions"}
+    assert 1.0 < report["measurements"]["height_m"] < 2.3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "left.png", "pred"]  # inputs not copied
+
+
+@pytest.mark.parametrize("problem", ["photo", "empty", "inverted", "count", "not_image"])
+def test_predict_refuses_bad_images(trained, smoke_dataset, tmp_path, problem):
+    _, result = trained
+    images = _silhouette_files(smoke_dataset, tmp_path)
+    rng = np.random.default_rng(0)
+    expected = {"photo": "not a binary silhouette", "empty": "empty", "inverted": "inverted",
+                "count": "expects 2 silhouettes", "not_image": "not a readable image"}[problem]
+    if problem == "photo":
+        Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)).save(images[0])
+    elif problem == "empty":
+        Image.fromarray(np.zeros((128, 128), np.uint8)).save(images[0])
+    elif problem == "inverted":
+        Image.fromarray(255 - np.asarray(Image.open(images[0]).convert("L"))).save(images[0])
+    elif problem == "count":
+        images = images[:1]
+    else:
+        images[0].write_text("hello")
+    run = CliRunner().invoke(main, ["predict", "--checkpoint", str(result.out / "best.pt"), *map(str, images),
+                                    "--out", str(tmp_path / "pred")])
+    assert run.exit_code == 1 and expected in run.output and "Traceback" not in run.output
+    assert not (tmp_path / "pred").exists()
+
+
+def test_streams_split_row_groups_across_consumers(smoke_dataset):
+    config = StreamConfig(uri=str(smoke_dataset), split="train", views=("front",), input_size=32,
+                          augment=AugmentConfig(enabled=False), repeat=False)
+    whole = [r["subject_index"] for r in SilhouetteStream(config).rows()]
+    assert sorted(whole) == list(range(24))
+
+    class Part(SilhouetteStream):
+        def __init__(self, me, consumers):
+            super().__init__(config)
+            self.me, self.consumers = me, consumers
+
+        def _consumer(self):
+            return self.me, self.consumers
+
+    parts = [[r["subject_index"] for r in Part(k, 2).rows()] for k in range(2)]
+    assert sorted(parts[0] + parts[1]) == list(range(24)) and not set(parts[0]) & set(parts[1])
+
+
+def test_corruption_changes_masks_but_keeps_a_body():
+    mask = np.zeros((64, 64), bool)
+    mask[10:54, 24:40] = True
+    rng = np.random.default_rng(1)
+    config = AugmentConfig(morphology=1, boundary_noise=1, occluder=1, missing_limb=1)
+    corrupted = [corrupt(mask, rng, config) for _ in range(5)]
+    assert all(c.any() and not np.array_equal(c, mask) for c in corrupted)
+    assert np.array_equal(corrupt(mask, rng, AugmentConfig(enabled=False)), mask)
