@@ -54,15 +54,38 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class BuildSummary:
+    """subjects/shards built now; seconds: wall time of the build; first_shard_seconds:
+    until the first shard was written (Ray start, actor start-up, first shard);
+    first_shard_subjects: its size."""
+
     subjects: int
     shards: int
     shards_skipped: int
     seconds: float
     bytes: int
+    first_shard_seconds: float = 0.0
+    first_shard_subjects: int = 0
 
     @property
     def subjects_per_second(self) -> float:
         return self.subjects / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steady_subjects_per_second(self) -> float:
+        """Rate after the first shard, i.e. without start-up costs."""
+        span = self.seconds - self.first_shard_seconds
+        return (self.subjects - self.first_shard_subjects) / span if span > 0 else 0.0
+
+
+@contextmanager
+def storage_errors(out: Path) -> Iterator[None]:
+    """Turn a failed write (no space, permission denied, ...) into one actionable line."""
+    try:
+        yield
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename else ""
+        raise SynthError(f"writing the dataset in {out} failed: {err.strerror or err}{where}. Fix the storage "
+                         "(free space, permissions) and re-run the same command; finished shards are kept.") from err
 
 
 @contextmanager
@@ -209,7 +232,7 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SynthError(f"cannot create output folder {out}: {err.strerror}") from err
-    with dataset_lock(out):
+    with storage_errors(out), dataset_lock(out):
         previous = _prepare(out, spec, options.overwrite)
         plans = plan_shards(spec)
         finished = _finished(out, previous)
@@ -220,7 +243,7 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
         manifest["shards"] = sorted(entries.values(), key=lambda e: e["file"])
         write_manifest(out, manifest)
         started = time.perf_counter()
-        written = 0
+        written, first_seconds, first_subjects = 0, 0.0, 0
         total = sum(p.num_subjects for p in todo)
         with tqdm(total=total, unit="subj", desc="build", disable=not options.progress, smoothing=0.1) as bar:
             for plan, table in _run(spec, options, todo):
@@ -232,12 +255,15 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
                 manifest["shards"] = sorted(entries.values(), key=lambda e: e["file"])
                 write_manifest(out, manifest)
                 written += shard.bytes
+                if not first_subjects:
+                    first_seconds, first_subjects = time.perf_counter() - started, plan.num_subjects
                 bar.update(plan.num_subjects)
         manifest["complete"] = len(entries) == len(plans)
         manifest["measurements"] = measurement_summary(out, manifest)
         write_manifest(out, manifest)
         write_card(out, manifest)
-        return BuildSummary(total, len(todo), len(finished), time.perf_counter() - started, written)
+        return BuildSummary(total, len(todo), len(finished), time.perf_counter() - started, written,
+                            first_seconds, first_subjects)
 
 
 def default_workers() -> int:

@@ -78,7 +78,8 @@ def build(job: Path, out: Path | None, workers: int | None, address: str | None,
     summary = run_build(spec, options)
     click.echo(f"built {summary.subjects} subjects in {summary.shards} shards "
                f"({summary.shards_skipped} already done) in {summary.seconds:.1f} s: "
-               f"{summary.subjects_per_second:.1f} subjects/s, {summary.bytes / 1e6:.1f} MB -> {out}")
+               f"{summary.subjects_per_second:.1f} subjects/s ({summary.steady_subjects_per_second:.1f} after the "
+               f"first shard), {summary.bytes / 1e6:.1f} MB -> {out}")
 
 
 @main.command()

@@ -10,6 +10,8 @@ from body_models import BodyModelSource
 from smpl_fixture import smpl_arrays, write_plain_pickle
 
 ROOT = Path(__file__).resolve().parents[1]
+# In-process Ray (ray.data tests) stays on 127.0.0.1 instead of the machine's address.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 @pytest.fixture(scope="session")

@@ -149,7 +149,7 @@ def test_hugging_face_datasets_decodes_images(smoke_dataset):
 def test_ray_data_reads_the_shards(smoke_dataset):
     import ray
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         ds = ray.data.read_parquet(str(smoke_dataset), file_extensions=["parquet"])
         assert ds.count() == 32

@@ -1,7 +1,8 @@
 """A long-lived offscreen renderer of binary silhouettes for one mesh topology.
 
 It owns one EGL context, one scene, one mesh primitive and one camera; each call
-replaces the vertex positions in place and moves the camera.
+replaces the vertex positions in place and moves the camera. Rendering is single-sample:
+a pixel is body exactly when its centre is covered by a triangle.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np  # noqa: E402
 import pyrender  # noqa: E402
 
 from synth.camera import Camera  # noqa: E402
-from synth.render.gl_buffers import replace_positions  # noqa: E402
+from synth.render.pyrender_internals import replace_positions, use_single_sample_framebuffer  # noqa: E402
 
 _GL_TRIANGLES = 4
 _OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -40,6 +41,7 @@ class SilhouetteRenderer:
         self._camera_node = self._scene.add(self._camera)
         self._renderer = pyrender.OffscreenRenderer(width, height)
         self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY)  # uploads the buffers
+        use_single_sample_framebuffer(self._renderer._renderer)
 
     def set_vertices(self, vertices: np.ndarray) -> None:
         """Replace the mesh's vertices (V, 3), world frame, meters."""

@@ -1,0 +1,297 @@
+"""One benchmark run: pipeline vs naive loop, vs the render floor, scaling, memory, trainer input.
+
+    python benchmarks/run.py [--quick] [--out benchmarks/results]
+
+Everything is measured in this one run on this machine, and reported as ratios beside
+the raw figures, in `<out>/<host>.json` and `<out>/<host>.md`. Goals (reported, not
+asserted): >= 3x the naive loop, <= 1.25x the floor per view, 2-worker scaling
+efficiency >= 0.85, flat driver memory.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+from body_models import BodyModelSource, create  # noqa: E402
+from body_models.capture_pose import CapturePoseMapper  # noqa: E402
+from synth.build import BuildOptions, run_build  # noqa: E402
+from synth.config import load_spec  # noqa: E402
+from synth.plan import plan_shards  # noqa: E402
+from synth.shard import ShardBuilder  # noqa: E402
+from synth.subjects import generate_subjects  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "jobs" / "quickstart.toml"
+
+
+def _source() -> BodyModelSource:
+    return BodyModelSource(anny_cache=Path(os.environ.get("ANNY_CACHE_DIR", Path.home() / ".cache" / "anny")))
+
+
+def _spec(subjects: int, views: int = 4, measurements: bool = False, shard_size: int = 64):
+    names = ["front", "left", "back", "right"][:views]
+    yaws = [0.0, 90.0, 180.0, 270.0][:views]
+    return load_spec(QUICKSTART, [f"job.subjects={subjects}", f"job.shard_size={shard_size}",
+                                  "job.splits={train=1.0}", f"views.names={json.dumps(names)}",
+                                  f"views.yaw_deg={json.dumps(yaws)}", f"labels.measurements={str(measurements).lower()}"])
+
+
+def naive_loop(spec, subjects: int) -> float:
+    """Subjects/s of the loop users write: per subject a forward pass, a trimesh, a new
+    pyrender.Mesh, a render per view, PNG encoding. Same body, views, cameras, size."""
+    import pyrender
+    import trimesh
+    from PIL import Image
+
+    from synth.render.renderer import camera_pose
+
+    model = create(spec.body_model.name, _source())
+    mapper = CapturePoseMapper(model)
+    renderer = pyrender.OffscreenRenderer(spec.camera.width, spec.camera.height)
+    started = time.perf_counter()
+    for index in range(subjects):
+        subject = generate_subjects(spec, model, mapper, [index])[0]
+        mesh = pyrender.Mesh.from_trimesh(trimesh.Trimesh(subject.vertices, model.faces, process=False))
+        for view in subject.views:
+            scene = pyrender.Scene()
+            scene.add(mesh)
+            K = view.camera.K
+            scene.add(pyrender.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2] + 0.5, K[1, 2] + 0.5, znear=0.05,
+                                                zfar=100.0), pose=camera_pose(view.camera))
+            depth = renderer.render(scene, flags=pyrender.RenderFlags.DEPTH_ONLY)
+            buffer = io.BytesIO()
+            Image.fromarray(depth > 0).save(buffer, format="PNG")
+    elapsed = time.perf_counter() - started
+    renderer.delete()
+    return subjects / elapsed
+
+
+def pipeline_in_process(spec) -> tuple[float, float]:
+    """(subjects/s, seconds per view) of the pipeline's per-shard work plus Parquet writing."""
+    from synth.dataset.writer import parquet_bytes
+
+    builder = ShardBuilder(spec, _source())
+    plans = plan_shards(spec)
+    builder.build(plans[0])  # warm-up: GL context, first upload
+    started = time.perf_counter()
+    done = 0
+    for plan in plans[1:]:
+        parquet_bytes(builder.build(plan))
+        done += plan.num_subjects
+    elapsed = time.perf_counter() - started
+    builder.close()
+    return done / elapsed, elapsed / (done * len(spec.views.names))
+
+
+def render_floor(spec, renders: int, stock: bool) -> float:
+    """Seconds per view to re-render an already uploaded body from moving cameras (raw GL).
+
+    stock=True: pyrender as shipped (4x multisampled framebuffer); False: the pipeline's
+    single-sample renderer. Nothing is uploaded or read back beyond what render() does."""
+    import pyrender
+
+    from synth.render.renderer import SilhouetteRenderer, camera_pose
+
+    model = create(spec.body_model.name, _source())
+    subject = generate_subjects(spec, model, CapturePoseMapper(model), [0])[0]
+    cameras = [v.camera for v in subject.views]
+    if stock:
+        import trimesh
+
+        scene = pyrender.Scene()
+        scene.add(pyrender.Mesh.from_trimesh(trimesh.Trimesh(subject.vertices, model.faces, process=False)))
+        K = cameras[0].K
+        node = scene.add(pyrender.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], znear=0.05, zfar=100.0))
+        offscreen = pyrender.OffscreenRenderer(spec.camera.width, spec.camera.height)
+
+        def render(camera) -> None:
+            scene.set_pose(node, camera_pose(camera))
+            offscreen.render(scene, flags=pyrender.RenderFlags.DEPTH_ONLY)
+
+        close = offscreen.delete
+    else:
+        renderer = SilhouetteRenderer(spec.camera.width, spec.camera.height, model.faces, len(subject.vertices))
+        renderer.set_vertices(subject.vertices)
+        render, close = renderer.render, renderer.close
+    for camera in cameras:
+        render(camera)
+    started = time.perf_counter()
+    for k in range(renders):
+        render(cameras[k % len(cameras)])
+    elapsed = time.perf_counter() - started
+    close()
+    return elapsed / renders
+
+
+def _ray_workers() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "ShardActor" in cmd:
+            found.append(proc)
+    return found
+
+
+def build_with_memory(spec, workers: int) -> dict[str, Any]:
+    """A Ray build, sampling driver and worker RSS; returns rate and RSS at 25/50/100 %."""
+    out = Path(tempfile.mkdtemp(prefix="bench_"))
+    driver = psutil.Process()
+    samples: list[tuple[float, float, list[float]]] = []
+    stop = threading.Event()
+    total = spec.job.subjects
+
+    def sample() -> None:
+        while not stop.wait(0.5):
+            manifest = out / "dataset.json"
+            try:
+                done = sum(e["num_rows"] for e in json.loads(manifest.read_text())["shards"]) / total
+            except (OSError, ValueError, KeyError):
+                done = 0.0
+            worker_rss = []
+            for proc in _ray_workers():
+                try:
+                    worker_rss.append(proc.memory_info().rss / 2**20)
+                except psutil.Error:
+                    continue
+            samples.append((done, driver.memory_info().rss / 2**20, worker_rss))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    summary = run_build(spec, BuildOptions(out=out, source=_source(), workers=workers, progress=False))
+    stop.set()
+    thread.join()
+
+    def driver_at(fraction: float) -> float:
+        eligible = [s[1] for s in samples if s[0] >= fraction]
+        return eligible[0] if eligible else samples[-1][1]
+
+    return {
+        "workers": workers,
+        "subjects": total,
+        "seconds": summary.seconds,
+        "subjects_per_s": summary.subjects_per_second,
+        "steady_subjects_per_s": summary.steady_subjects_per_second,
+        "driver_rss_mb": {f"{int(f * 100)}%": round(driver_at(f), 1) for f in (0.25, 0.5, 1.0)},
+        "driver_peak_mb": round(max(s[1] for s in samples), 1),
+        "worker_peak_mb": round(max((max(s[2]) for s in samples if s[2]), default=float("nan")), 1),
+        "bytes": summary.bytes,
+    }
+
+
+def trainer_input(dataset: Path, batches: int) -> dict[str, float]:
+    """Decoded samples/s of the streaming loader vs samples/s through training steps."""
+    from torch.utils.data import DataLoader
+
+    from synth.train.config import config_from_dict
+    from synth.train.loop import losses, stream, target_stats
+    from synth.train.model import NetConfig, SilhouetteNet
+
+    config = config_from_dict({"data": {"uri": str(dataset), "val_split": "train", "num_workers": 1,
+                                        "views": ["front", "left"]},
+                               "optim": {"batch_size": 32}, "run": {"device": "cpu"}})
+    source = stream(config, "train", train=True)
+    loader = DataLoader(source, batch_size=32, num_workers=1, persistent_workers=True)
+    iterator = iter(loader)
+    next(iterator)
+    started = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    loader_rate = batches * 32 / (time.perf_counter() - started)
+    model = create("anny", _source())
+    stats = target_stats(source, 256, config.data.views)
+    net = SilhouetteNet(NetConfig(views=2, shape_size=model.shape_space.size, pose_size=14, width=32))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    batch = next(iterator)
+    started = time.perf_counter()
+    for _ in range(batches):
+        parts = losses(net(batch["silhouettes"]), batch, stats, model, config)
+        optimizer.zero_grad()
+        parts["loss"].backward()
+        optimizer.step()
+    step_rate = batches * 32 / (time.perf_counter() - started)
+    return {"loader_samples_per_s": loader_rate, "train_samples_per_s": step_rate,
+            "loader_headroom": loader_rate / step_rate}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    r = results
+    lines = [f"# Benchmarks on {r['machine']}", "", f"{r['date']}; {r['cpus']} CPUs; {r['resolution']} px, "
+             f"{r['views']} views, Anny; measurements off unless stated.", "",
+             "| what | figure | goal |", "|---|---|---|",
+             f"| naive loop | {r['naive_subjects_per_s']:.1f} subjects/s | |",
+             f"| pipeline (1 process, batched, in-place buffers, Parquet) | {r['pipeline_subjects_per_s']:.1f} subjects/s | |",
+             f"| pipeline / naive | **{r['speedup_vs_naive']:.2f}x** | >= 3x |",
+             f"| render floor per view (stock pyrender re-render of an uploaded mesh) | {r['floor_ms_per_view']:.2f} ms | |",
+             f"| pipeline renderer alone per view (single-sample) | {r['single_sample_render_ms_per_view']:.2f} ms | |",
+             f"| pipeline per view (pose, render, encode, labels, write) | {r['pipeline_ms_per_view']:.2f} ms | |",
+             f"| pipeline / floor | **{r['ratio_to_floor']:.2f}x** | <= 1.25x |"]
+    for s in r["scaling"]:
+        lines.append(f"| Ray build, {s['workers']} worker(s), {s['subjects']} subjects | {s['subjects_per_s']:.1f} "
+                     f"subjects/s overall ({s['seconds']:.1f} s), {s['steady_subjects_per_s']:.1f} after the first "
+                     "shard | |")
+    lines += [f"| scaling efficiency, 2 workers (after the first shard) | **{r['scaling_efficiency_2']:.2f}** | "
+              ">= 0.85 |"]
+    if "memory" in r:
+        m = r["memory"]
+        lines += [f"| driver RSS at 25/50/100 % of {m['subjects']} subjects x 1 view | "
+                  f"{' / '.join(str(v) for v in m['driver_rss_mb'].values())} MB | flat |",
+                  f"| worker peak RSS | {m['worker_peak_mb']} MB | |"]
+    if "trainer" in r:
+        t = r["trainer"]
+        lines += [f"| loader (1 worker) | {t['loader_samples_per_s']:.0f} samples/s | |",
+                  f"| training steps (CPU) | {t['train_samples_per_s']:.0f} samples/s | |",
+                  f"| loader / training | **{t['loader_headroom']:.1f}x** | > 1 |"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Small sizes (about 2 minutes).")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    quick = args.quick
+    spec = _spec(subjects=128 if quick else 512)
+    results: dict[str, Any] = {
+        "machine": platform.node(), "date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
+        "resolution": f"{spec.camera.width}x{spec.camera.height}", "views": len(spec.views.names),
+    }
+    results["naive_subjects_per_s"] = naive_loop(spec, 16 if quick else 64)
+    results["pipeline_subjects_per_s"], per_view = pipeline_in_process(spec)
+    results["speedup_vs_naive"] = results["pipeline_subjects_per_s"] / results["naive_subjects_per_s"]
+    results["floor_ms_per_view"] = render_floor(spec, 200 if quick else 1000, stock=True) * 1000
+    results["single_sample_render_ms_per_view"] = render_floor(spec, 200 if quick else 1000, stock=False) * 1000
+    results["pipeline_ms_per_view"] = per_view * 1000
+    results["ratio_to_floor"] = results["pipeline_ms_per_view"] / results["floor_ms_per_view"]
+    scale_spec = _spec(subjects=256 if quick else 2048)
+    results["scaling"] = [build_with_memory(scale_spec, w) for w in (1, 2)]
+    one, two = (s["steady_subjects_per_s"] for s in results["scaling"])
+    results["scaling_efficiency_2"] = two / (2 * one)
+    if not args.skip_memory:
+        results["memory"] = build_with_memory(_spec(subjects=2000 if quick else 20000, views=1, shard_size=256), 2)
+        dataset = Path(tempfile.mkdtemp(prefix="bench_train_"))
+        run_build(_spec(subjects=256, views=4), BuildOptions(out=dataset, source=_source(), workers=2,
+                                                             progress=False))
+        results["trainer"] = trainer_input(dataset, 10 if quick else 30)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / platform.node()
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

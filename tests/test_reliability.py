@@ -1,0 +1,221 @@
+"""Reliability: a real two-node Ray cluster losing a node, storage faults, locking, fuzzed input."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from body_models import SynthError
+from synth.build import BuildOptions, run_build
+from synth.cli import main
+from synth.config import load_spec, spec_from_dict
+from synth.dataset import atomic
+from synth.dataset.verify import verify_dataset
+from test_build import shard_hashes
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "jobs" / "smoke.toml"
+RAY = str(Path(sys.executable).parent / "ray")
+CLUSTER_SPEC = ["job.subjects=24", "job.shard_size=2", "job.splits={train=1.0}"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.2", 0))
+        return s.getsockname()[1]
+
+
+def _ray_processes() -> set[int]:
+    found = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "ray" in cmd and ("raylet" in cmd or "gcs_server" in cmd or "ray::" in cmd or "default_worker" in cmd
+                             or "log_monitor" in cmd or "dashboard" in cmd or "runtime_env" in cmd):
+            found.add(proc.pid)
+    return found
+
+
+def _kill(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            continue
+
+
+def _start(args: list[str], env: dict[str, str]) -> set[int]:
+    """Run `ray start ...` and return the PIDs it left running."""
+    before = _ray_processes()
+    subprocess.run([RAY, "start", *args], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=120)
+    time.sleep(2)
+    return _ray_processes() - before
+
+
+# Two nodes on two loopback addresses (Ray replaces 127.0.0.1 itself by the machine's
+# address); token auth off for this throw-away local cluster.
+CLUSTER_ENV = {"PYOPENGL_PLATFORM": "egl", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+               "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
+
+
+@pytest.fixture()
+def two_node_cluster(tmp_path):
+    """A head node (127.0.0.2) and a second node (127.0.0.3), 2 CPUs each; torn down by PID."""
+    env = {**os.environ, **CLUSTER_ENV}
+    port = _free_port()
+    head = _start(["--head", f"--port={port}", "--node-ip-address=127.0.0.2", "--num-cpus=2",
+                   "--include-dashboard=false", "--disable-usage-stats"], env)
+    try:
+        worker = _start([f"--address=127.0.0.2:{port}", "--node-ip-address=127.0.0.3", "--num-cpus=2"], env)
+        yield f"127.0.0.2:{port}", head, worker
+    finally:
+        _kill(_ray_processes() & (_descendants(head) | _descendants(worker) | head | worker))
+        _kill(head | worker)
+
+
+def _descendants(pids: set[int]) -> set[int]:
+    found = set(pids)
+    for pid in pids:
+        try:
+            found |= {child.pid for child in psutil.Process(pid).children(recursive=True)}
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_losing_a_node_mid_build_still_ends_identical(two_node_cluster, tmp_path, anny_source):
+    address, _, worker_node = two_node_cluster
+    reference = tmp_path / "reference"
+    run_build(load_spec(SMOKE, CLUSTER_SPEC), BuildOptions(out=reference, source=anny_source, workers=0,
+                                                           progress=False))
+    out = tmp_path / "cluster"
+    build = subprocess.Popen([sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--out", str(out),
+                              "--workers", "2", "--address", address, "--no-progress"]
+                             + [f"--set={o}" for o in CLUSTER_SPEC], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             env={**os.environ, **CLUSTER_ENV})
+    deadline = time.time() + 180
+    while time.time() < deadline and build.poll() is None:
+        if (out / "dataset.json").exists() and len(shard_hashes(out)) >= 2:
+            break
+        time.sleep(0.05)
+    assert build.poll() is None, "the build ended before the node could be killed"
+    victims = _descendants(worker_node)
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+    output, _ = build.communicate(timeout=300)
+    assert build.returncode == 0, output.decode()[-2000:]
+    assert shard_hashes(out) == shard_hashes(reference)
+    assert verify_dataset(out)[0] == []
+
+
+def _fail_on_write(monkeypatch, error: OSError, after: int) -> None:
+    """Make the `after`-th and later atomic writes of a shard fail with `error`."""
+    real = atomic.os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd):
+        calls["n"] += 1
+        if calls["n"] > after:
+            raise error
+        return real(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+
+
+@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
+                                   PermissionError(errno.EACCES, "Permission denied")])
+def test_failed_write_is_reported_leaves_no_shard_and_resumes(tmp_path, anny_source, monkeypatch, error):
+    spec = load_spec(SMOKE, ["job.subjects=8", "job.shard_size=2", "job.splits={train=1.0}"])
+    out = tmp_path / "data"
+    _fail_on_write(monkeypatch, error, after=4)  # manifest + a shard or two succeed, then the disk "fills"
+    with pytest.raises(SynthError, match=error.strerror):
+        run_build(spec, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+    listed = set(shard_hashes(out))
+    assert all(p.name in listed for p in out.glob("*.parquet")) or verify_dataset(out)[0]
+    monkeypatch.undo()
+    run_build(spec, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
+    assert verify_dataset(out)[0] == [] and len(shard_hashes(out)) == 4
+
+
+def test_output_path_that_is_a_file(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    result = CliRunner().invoke(main, ["build", str(SMOKE), "--out", str(target / "sub")])
+    assert result.exit_code == 1 and "cannot create output folder" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_two_builds_into_one_folder_do_not_corrupt_it(tmp_path, anny_source):
+    out = tmp_path / "shared"
+    command = [sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--out", str(out), "--workers", "0",
+               "--no-progress", "--set=job.subjects=16", "--set=job.shard_size=2"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not (out / "dataset.json").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    first.communicate(timeout=300)
+    assert first.returncode == 0
+    assert second.returncode == 1 and "another synth build is writing" in second.stderr
+    assert verify_dataset(out)[0] == []
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                    st.text(max_size=8), st.lists(st.floats(-1e3, 1e3), max_size=3))
+_sections = st.sampled_from(["job", "body_model", "shape", "pose", "camera", "views", "labels", "render", "bogus"])
+_keys = st.sampled_from(["seed", "subjects", "shard_size", "splits", "name", "width", "height", "distance_m",
+                         "vertical_fov_deg", "names", "yaw_deg", "age_years", "knee_flexion_deg", "num_betas",
+                         "measurements", "batch_size", "unknown"])
+FUZZ_CASES = 300
+
+
+@settings(max_examples=FUZZ_CASES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_sections, st.dictionaries(_keys, _values, max_size=4), max_size=4))
+def test_fuzzed_job_specs_either_validate_or_raise_one_clear_error(raw):
+    try:
+        spec_from_dict(json.loads(json.dumps(raw, default=str)))
+    except SynthError as err:
+        assert str(err).startswith("invalid job spec")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=300))
+def test_fuzzed_manifests_and_shards_give_clear_errors(tmp_path_factory, blob):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "dataset.json").write_bytes(blob)
+    result = CliRunner().invoke(main, ["verify", str(folder)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.output.startswith("error:")
+
+
+@pytest.mark.parametrize("command", [
+    ["verify", "{missing}"],
+    ["preview", "{missing}"],
+    ["eval", "--checkpoint", "{bad}", "--data", "{missing}"],
+    ["predict", "--checkpoint", "{bad}", "{bad}"],
+    ["train", "{bad}"],
+    ["build", "{bad}"],
+    ["models", "convert", "{bad}", "{out}/x.npz"],
+])
+def test_bad_files_to_every_command_give_one_line(tmp_path, command):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\x00\x01garbage[[")
+    args = [a.format(missing=tmp_path / "nope", bad=bad, out=tmp_path) for a in command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert result.output.strip().startswith(("error:", "Usage:")), result.output
