@@ -237,8 +237,9 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
         plans = plan_shards(spec)
         finished = _finished(out, previous)
         todo = [p for p in plans if p.file not in finished]
-        model = create(spec.body_model.name, options.source)  # builds Anny's cache once, here
-        manifest = new_manifest(spec, model, plans)
+        # Build the body model once here: fails early on missing files, builds Anny's cache
+        # before any worker starts; then drop it, the driver only writes.
+        manifest = new_manifest(spec, create(spec.body_model.name, options.source), plans)
         entries = dict(finished)
         manifest["shards"] = sorted(entries.values(), key=lambda e: e["file"])
         write_manifest(out, manifest)

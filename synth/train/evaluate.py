@@ -19,22 +19,22 @@ from body_models.capture_pose import CapturePoseMapper
 from synth.dataset.atomic import atomic_write_bytes
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer
 from synth.train.augment import AugmentConfig
-from synth.train.bodies import denormalise, mean_vertex_error, model_for, neutral_vertices, posed_vertices
+from synth.train.bodies import clamp_shape, denormalise, mean_vertex_error, model_for, neutral_vertices, posed_vertices
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig
 
 LENGTHS_MM = [m for m in MEASUREMENT_NAMES if m.endswith("_m")]
 
 
-def _errors(model, mapper, measurer, shape, capture_pose, batch) -> dict[str, np.ndarray]:
-    """Per-subject errors (mm) of predicted (shape, capture_pose) against a batch's truth."""
+def _errors(model, mapper, measured, shape, capture_pose, batch) -> dict[str, np.ndarray]:
+    """Per-subject errors (mm) of predicted (shape, capture_pose), whose neutral bodies
+    measure `measured`, against a batch's truth."""
     with torch.no_grad():
         predicted, truth = neutral_vertices(model, shape), neutral_vertices(model, batch["shape"])
         out = {"pve_t_mm": mean_vertex_error(predicted, truth).numpy() * 1000}
         posed_truth = model.forward(batch["shape"], batch["pose"])
         out["pve_mm"] = mean_vertex_error(posed_vertices(model, mapper, shape, capture_pose),
                                           posed_truth.vertices - posed_truth.joints[:, :1]).numpy() * 1000
-    measured = measurer.measure_shapes(shape.numpy())
     truth_columns = batch["measurements"].numpy()
     for name in LENGTHS_MM:
         k = MEASUREMENT_NAMES.index(name)
@@ -62,6 +62,7 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource) ->
                                          input_size=meta["input_size"], augment=AugmentConfig(enabled=False),
                                          shuffle_buffer=1, repeat=False))
     errors: dict[str, dict[str, list[np.ndarray]]] = {"model": {}, "mean_body": {}}
+    mean_body = measurer.measure_shapes(stats.shape_mean[None].cpu().numpy())[0]
     subjects = 0
     for batch in DataLoader(data, batch_size=32):
         with torch.no_grad():
@@ -69,11 +70,12 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource) ->
         count = len(batch["shape"])
         subjects += count
         guesses = {
-            "model": (predicted["shape"], predicted["capture_pose"]),
-            "mean_body": (stats.shape_mean.expand(count, -1), stats.pose_mean.expand(count, -1)),
+            "model": (predicted["shape"], predicted["capture_pose"],
+                      measurer.measure_shapes(clamp_shape(model, predicted["shape"]).cpu().numpy())),
+            "mean_body": (stats.shape_mean.expand(count, -1), stats.pose_mean.expand(count, -1), [mean_body] * count),
         }
-        for method, (shape, pose) in guesses.items():
-            for name, values in _errors(model, mapper, measurer, shape.cpu(), pose.cpu(), batch).items():
+        for method, (shape, pose, measured) in guesses.items():
+            for name, values in _errors(model, mapper, measured, shape.cpu(), pose.cpu(), batch).items():
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
             "views": meta["views"], "body_model": model.version,

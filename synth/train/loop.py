@@ -172,7 +172,7 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
                 plot_curves(out / METRICS, out / CURVE)
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
-            bar.set_postfix(loss=f"{last_loss:.3f}", pve_t_mm=f"{float(parts['pve_t_m']) * 1000:.1f}")
+            bar.set_postfix(loss=f"{last_loss:.3f}", pve_t_mm=f"{float(parts['pve_t_m'].detach()) * 1000:.1f}")
             bar.update(1)
     plot_curves(out / METRICS, out / CURVE)
     return TrainResult(step, first_loss, last_loss, best, out)

@@ -21,14 +21,20 @@ class NetConfig:
     input_size: int = 128
 
 
+def _norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm: the same in training and inference, whatever the batch size (one
+    subject at predict time), unlike BatchNorm's running statistics."""
+    return nn.GroupNorm(min(8, channels), channels)
+
+
 class _Block(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), _norm(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), _norm(cout))
         self.skip = (nn.Identity() if stride == 1 and cin == cout
-                     else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+                     else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), _norm(cout)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.body(x) + self.skip(x))
@@ -40,7 +46,7 @@ class SilhouetteNet(nn.Module):
         self.config = config
         w = config.width
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, w, 5, 2, 2, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+            nn.Conv2d(1, w, 5, 2, 2, bias=False), _norm(w), nn.ReLU(inplace=True),
             _Block(w, w, 1), _Block(w, 2 * w, 2), _Block(2 * w, 4 * w, 2), _Block(4 * w, 8 * w, 2),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.view_embedding = nn.Parameter(torch.zeros(config.views, 8 * w))
