@@ -73,13 +73,15 @@ def loop_length(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, i
     """Perimeter (m) of the outer section loop of `mesh` by the plane (origin, normal)
     that encloses point `inside`; NaN if no loop does."""
     section = mesh.section(plane_origin=origin, plane_normal=normal)
-    return _enclosing_length(section, inside)
-
-
-def _enclosing_length(section, inside: np.ndarray) -> float:
     if section is None:
         return float("nan")
     planar, to_3d = section.to_2D()
+    return _enclosing_length(planar, to_3d, inside)
+
+
+def _enclosing_length(planar, to_3d: np.ndarray, inside: np.ndarray) -> float:
+    """Longest closed loop of a planar section (with its (4, 4) plane-to-world transform)
+    that contains the 3D point `inside`; NaN if none does."""
     local = np.linalg.inv(to_3d) @ np.append(inside, 1.0)
     point = Point(local[0], local[1])
     lengths = [p.exterior.length for p in planar.polygons_closed if p is not None and p.contains(point)]
@@ -119,14 +121,9 @@ class BodyMeasurer:
         lines, to_3d, _ = trimesh.intersections.mesh_multiplane(mesh, [0.0, 0.0, 0.0], [0.0, 1.0, 0.0], heights)
         lengths = []
         for segments, transform, y in zip(lines, to_3d, heights):
-            if len(segments) == 0:
-                lengths.append(np.nan)
-                continue
-            path = trimesh.load_path(segments)
-            local = np.linalg.inv(transform) @ np.array([center[0], y, center[1], 1.0])
-            point = Point(local[0], local[1])
-            found = [p.exterior.length for p in path.polygons_closed if p is not None and p.contains(point)]
-            lengths.append(max(found) if found else np.nan)
+            inside = np.array([center[0], y, center[1]])
+            lengths.append(_enclosing_length(trimesh.load_path(segments), transform, inside) if len(segments)
+                           else np.nan)
         return np.array(lengths)
 
     def measure(self, vertices: np.ndarray, joints: np.ndarray, female: float) -> Measurements:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
 import pyarrow.fs as pafs
 import torch
 
@@ -64,15 +63,7 @@ def posed_vertices(model: BodyModel, mapper: CapturePoseMapper, shape: torch.Ten
     return out.vertices - out.joints[:, :1]
 
 
-def heights(vertices: torch.Tensor) -> torch.Tensor:
-    """(B,) y extent of (B, V, 3) vertices, meters."""
-    return vertices[..., 1].amax(1) - vertices[..., 1].amin(1)
-
-
 def mean_vertex_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(B,) mean per-vertex Euclidean distance, same units as the inputs."""
     return (a - b).norm(dim=-1).mean(-1)
 
-
-def as_numpy(x: torch.Tensor) -> np.ndarray:
-    return x.detach().cpu().double().numpy()
