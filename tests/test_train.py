@@ -140,3 +140,17 @@ def test_corruption_changes_masks_but_keeps_a_body():
     corrupted = [corrupt(mask, rng, config) for _ in range(5)]
     assert all(c.any() and not np.array_equal(c, mask) for c in corrupted)
     assert np.array_equal(corrupt(mask, rng, AugmentConfig(enabled=False)), mask)
+
+
+def test_eval_on_a_truncated_shard_is_one_clear_line(trained, smoke_dataset, tmp_path):
+    import shutil
+
+    _, result = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(smoke_dataset, copy)
+    victim = sorted(copy.glob("test-*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:300])
+    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(result.out / "best.pt"), "--data", str(copy),
+                                    "--out", str(tmp_path / "report")])
+    assert run.exit_code == 1 and victim.name in run.output and "Traceback" not in run.output
+    assert not (tmp_path / "report").exists()

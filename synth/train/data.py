@@ -7,10 +7,12 @@ buffer, never by the dataset.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import torch
@@ -37,6 +39,15 @@ def list_shards(uri: str, split: str) -> tuple[pafs.FileSystem, list[str]]:
     if not files:
         raise SynthError(f"no '{split}' shards ({split}-*.parquet) in {uri}; build one with `synth build`")
     return filesystem, files
+
+
+@contextmanager
+def _readable(path: str) -> Iterator[None]:
+    """A shard that cannot be read becomes one SynthError naming it."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as err:
+        raise SynthError(f"shard {path} is unreadable ({err}); run `synth verify` on the dataset") from err
 
 
 def camera_targets(R: list[list[float]], t: list[list[float]]) -> np.ndarray:
@@ -75,8 +86,9 @@ class SilhouetteStream(IterableDataset):
     def _units(self) -> list[tuple[str, int]]:
         units = []
         for path in self.files:
-            with self.filesystem.open_input_file(path) as handle:
-                units += [(path, g) for g in range(pq.ParquetFile(handle).num_row_groups)]
+            with _readable(path):
+                with self.filesystem.open_input_file(path) as handle:
+                    units += [(path, g) for g in range(pq.ParquetFile(handle).num_row_groups)]
         return units
 
     def _consumer(self) -> tuple[int, int]:
@@ -119,7 +131,7 @@ class SilhouetteStream(IterableDataset):
         if self.config.repeat:
             rng.shuffle(units)
         for path, group in units[me::consumers]:
-            with self.filesystem.open_input_file(path) as handle:
+            with _readable(path), self.filesystem.open_input_file(path) as handle:
                 table = pq.ParquetFile(handle).read_row_group(group, columns=COLUMNS)
             yield from table.to_pylist()
 
