@@ -10,12 +10,17 @@
    rasteriser's work (llvmpipe: ~6.0 -> ~3.4 ms a view at 256x256) and makes coverage
    depend on sample positions. We re-allocate its multisample renderbuffers with one
    sample, so a pixel is body exactly when its centre is covered.
+3. Silhouette-only readback. pyrender resolves colour and depth into a second
+   framebuffer and converts depth to metric units on every render; we read the raw
+   depth of the (now single-sample) framebuffer and return `depth < 1` (covered) as the
+   (H, W) bool mask (~0.65 ms a view saved at 256x256).
 """
 from __future__ import annotations
 
 import numpy as np
-from OpenGL.GL import (GL_ARRAY_BUFFER, GL_DEPTH_COMPONENT24, GL_RENDERBUFFER, GL_RGBA, glBindBuffer,
-                       glBindRenderbuffer, glBufferSubData, glRenderbufferStorageMultisample)
+from OpenGL.GL import (GL_ARRAY_BUFFER, GL_DEPTH_COMPONENT, GL_DEPTH_COMPONENT24, GL_FLOAT, GL_READ_FRAMEBUFFER,
+                       GL_RENDERBUFFER, GL_RGBA, glBindBuffer, glBindFramebuffer, glBindRenderbuffer,
+                       glBufferSubData, glReadPixels, glRenderbufferStorageMultisample)
 
 
 def replace_positions(primitive, positions: np.ndarray) -> None:
@@ -31,7 +36,8 @@ def replace_positions(primitive, positions: np.ndarray) -> None:
 
 
 def use_single_sample_framebuffer(renderer) -> None:
-    """Make a pyrender `Renderer` (after its first render) draw without multisampling."""
+    """Make a pyrender `Renderer` (after its first render) draw without multisampling,
+    and make its render() return the covered-pixel mask instead of metric depth."""
     width, height = renderer._main_fb_dims
     if renderer._main_cb_ms is None:
         raise RuntimeError("render once before changing the framebuffer")
@@ -40,3 +46,12 @@ def use_single_sample_framebuffer(renderer) -> None:
     glBindRenderbuffer(GL_RENDERBUFFER, renderer._main_db_ms)
     glRenderbufferStorageMultisample(GL_RENDERBUFFER, 0, GL_DEPTH_COMPONENT24, width, height)
     glBindRenderbuffer(GL_RENDERBUFFER, 0)
+    renderer._read_main_framebuffer = lambda scene, flags: _covered_pixels(renderer)
+
+
+def _covered_pixels(renderer) -> np.ndarray:
+    """(H, W) bool, top row first: pixels whose depth was written this pass."""
+    width, height = renderer._main_fb_dims
+    glBindFramebuffer(GL_READ_FRAMEBUFFER, renderer._main_fb_ms)
+    depth = np.frombuffer(glReadPixels(0, 0, width, height, GL_DEPTH_COMPONENT, GL_FLOAT), np.float32)
+    return depth.reshape(height, width)[::-1] < 1.0

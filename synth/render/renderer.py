@@ -57,8 +57,7 @@ class SilhouetteRenderer:
         self._camera.fx, self._camera.fy = K[0, 0], K[1, 1]
         self._camera.cx, self._camera.cy = K[0, 2] + 0.5, K[1, 2] + 0.5
         self._scene.set_pose(self._camera_node, camera_pose(camera))
-        depth = self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY)
-        return depth > 0
+        return np.ascontiguousarray(self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY))
 
     def close(self) -> None:
         self._renderer.delete()
