@@ -1,4 +1,4 @@
-"""The two places we reach into pyrender's private state; nothing else does.
+"""The three places we reach into pyrender's private state; nothing else does.
 
 1. In-place vertex updates. pyrender keeps a primitive's GL buffers in the private
    `_buffers` list, the interleaved vertex buffer first. A primitive with positions
@@ -36,8 +36,7 @@ def replace_positions(primitive, positions: np.ndarray) -> None:
 
 
 def use_single_sample_framebuffer(renderer) -> None:
-    """Make a pyrender `Renderer` (after its first render) draw without multisampling,
-    and make its render() return the covered-pixel mask instead of metric depth."""
+    """Make a pyrender `Renderer` (after its first render) draw without multisampling."""
     width, height = renderer._main_fb_dims
     if renderer._main_cb_ms is None:
         raise RuntimeError("render once before changing the framebuffer")
@@ -46,6 +45,11 @@ def use_single_sample_framebuffer(renderer) -> None:
     glBindRenderbuffer(GL_RENDERBUFFER, renderer._main_db_ms)
     glRenderbufferStorageMultisample(GL_RENDERBUFFER, 0, GL_DEPTH_COMPONENT24, width, height)
     glBindRenderbuffer(GL_RENDERBUFFER, 0)
+
+
+def read_silhouettes_only(renderer) -> None:
+    """Make a single-sample pyrender `Renderer`'s render() return the covered-pixel mask
+    (H, W) bool instead of resolving colour and converting depth."""
     renderer._read_main_framebuffer = lambda scene, flags: _covered_pixels(renderer)
 
 

@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 import pyrender  # noqa: E402
 
 from synth.camera import Camera  # noqa: E402
-from synth.render.pyrender_internals import replace_positions, use_single_sample_framebuffer  # noqa: E402
+from synth.render.pyrender_internals import (  # noqa: E402
+    read_silhouettes_only, replace_positions, use_single_sample_framebuffer)
 
 _GL_TRIANGLES = 4
 _OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -42,6 +43,7 @@ class SilhouetteRenderer:
         self._renderer = pyrender.OffscreenRenderer(width, height)
         self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY)  # uploads the buffers
         use_single_sample_framebuffer(self._renderer._renderer)
+        read_silhouettes_only(self._renderer._renderer)
 
     def set_vertices(self, vertices: np.ndarray) -> None:
         """Replace the mesh's vertices (V, 3), world frame, meters."""

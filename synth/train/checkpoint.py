@@ -26,6 +26,9 @@ class TargetStats:
     camera_mean: torch.Tensor
     camera_std: torch.Tensor
 
+    def to(self, device: str) -> "TargetStats":
+        return TargetStats(**{k: v.to(device) for k, v in asdict(self).items()})
+
 
 def save_checkpoint(path: Path, net: SilhouetteNet, stats: TargetStats, meta: dict[str, Any],
                     optimizer: torch.optim.Optimizer | None = None, scheduler=None) -> None:
@@ -58,5 +61,5 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     net = SilhouetteNet(NetConfig(**state["net_config"]))
     net.load_state_dict(state["net"])
     state["model"] = net.to(device).eval()
-    state["stats"] = TargetStats(**{k: v.to(device) for k, v in state["stats"].items()})
+    state["stats"] = TargetStats(**state["stats"]).to(device)
     return state

@@ -60,6 +60,12 @@ def camera_targets(R: list[list[float]], t: list[list[float]]) -> np.ndarray:
     return np.asarray(out, np.float32)
 
 
+def view_cameras(row: dict[str, Any], views: tuple[str, ...]) -> np.ndarray:
+    """Camera targets (V, 3) of a dataset row for the named views, in that order."""
+    picked = [row["view_names"].index(name) for name in views]
+    return camera_targets([row["R"][i] for i in picked], [row["t"][i] for i in picked])
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     """uri + split: where; views: view names fed to the net, in order; input_size: pixels."""
@@ -110,8 +116,7 @@ class SilhouetteStream(IterableDataset):
             mask = decode_silhouette(row["silhouettes"][row["view_names"].index(name)]["bytes"])
             scale, shift = framing_jitter(rng, cfg.augment)
             frames.append(frame_silhouette(corrupt(mask, rng, cfg.augment), cfg.input_size, scale, shift))
-        views = [row["view_names"].index(name) for name in cfg.views]
-        cameras = camera_targets([row["R"][v] for v in views], [row["t"][v] for v in views])
+        cameras = view_cameras(row, cfg.views)
         measurements = [np.nan if row[m] is None else row[m] for m in MEASUREMENT_NAMES]
         return {
             "silhouettes": torch.from_numpy(np.stack(frames)),

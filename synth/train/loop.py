@@ -23,7 +23,7 @@ from synth.train.augment import AugmentConfig
 from synth.train.bodies import dataset_body_model, denormalise, mean_vertex_error, neutral_vertices
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.config import TrainConfig
-from synth.train.data import SilhouetteStream, StreamConfig, camera_targets
+from synth.train.data import SilhouetteStream, StreamConfig, view_cameras
 from synth.train.model import NetConfig, SilhouetteNet
 from synth.train.plot import plot_curves
 
@@ -62,10 +62,9 @@ def target_stats(source: SilhouetteStream, rows: int, views: tuple[str, ...]) ->
     """Mean/std of the targets over the first `rows` rows (std floored to avoid /0)."""
     shapes, poses, cameras = [], [], []
     for row in source.rows():
-        picked = [row["view_names"].index(v) for v in views]
         shapes.append(row["shape"])
         poses.append(row["capture_pose_rad"])
-        cameras.append(camera_targets([row["R"][i] for i in picked], [row["t"][i] for i in picked]))
+        cameras.append(view_cameras(row, views))
         if len(shapes) >= rows:
             break
 
@@ -137,8 +136,7 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
     else:
         stats = target_stats(train_stream, config.run.stats_rows, config.data.views)
         (out / METRICS).unlink(missing_ok=True)
-    stats = TargetStats(*(t.to(device) for t in (stats.shape_mean, stats.shape_std, stats.pose_mean,
-                                                  stats.pose_std, stats.camera_mean, stats.camera_std)))
+    stats = stats.to(device)
     meta: dict[str, Any] = {
         "body_model": manifest["body_model"], "dataset_spec": manifest["spec"], "views": list(config.data.views),
         "input_size": config.data.input_size, "train_config": config.to_dict(),
