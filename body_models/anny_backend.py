@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from body_models.errors import SynthError
 
 log = logging.getLogger(__name__)
 
+_BETA_LABELS = ("height", "weight", "muscle", "proportions")  # phenotypes with per-sex Beta laws
 _NATIVE_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
@@ -106,26 +108,26 @@ class AnnyBody(BodyModel):
         out = self._model(pose_parameters=transforms, phenotype_kwargs=shape.to(dtype))
         return out["vertices"], out["bone_poses"][..., :3, 3]
 
-    def sample_shapes(self, rng: np.random.Generator, count: int, prior: ShapePrior) -> np.ndarray:
-        """Phenotypes (count, 6) from Anny's calibrated, age-conditioned distribution.
+    def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
+        """Phenotypes (len(rngs), 6) from Anny's calibrated, age-conditioned distribution.
 
         Morphological age is uniform over `prior.age_years`; gender uniform in [0, 1];
         height, weight, muscle and proportions are drawn from Anny's per-sex Beta
-        distributions at that age, with `rng` (never torch's global generator).
+        distributions at that age. Row i uses `rngs[i]` only (never torch's global
+        generator); the age-to-parameter interpolation runs once for all rows.
         """
         calibrated = self._calibrated_prior()
-        ages = rng.uniform(prior.age_years[0], prior.age_years[1], count)
-        genders = rng.uniform(0.0, 1.0, count)
+        ages = np.array([rng.uniform(*prior.age_years) for rng in rngs])
+        genders = np.array([rng.uniform(0.0, 1.0) for rng in rngs])
         anny_age = calibrated.morphological_age_mapping.morphological_to_anny_age(
-            torch.as_tensor(ages, dtype=torch.float64)).numpy()
-        values = {"age": anny_age, "gender": genders}
-        for label in ("height", "weight", "muscle", "proportions"):
-            draws = []
-            for sex in ("boys", "girls"):
-                dist = getattr(calibrated, f"{sex}_conditional_{label}_distribution")
-                a, b = dist.get_distribution_params(torch.as_tensor(anny_age, dtype=torch.float64))
-                draws.append(rng.beta(a.numpy(), b.numpy()))
-            values[label] = np.where(genders <= 0.5, draws[0], draws[1])
+            torch.as_tensor(ages, dtype=torch.float64))
+        params = {(label, sex): [p.numpy() for p in getattr(
+                      calibrated, f"{sex}_conditional_{label}_distribution").get_distribution_params(anny_age)]
+                  for label in _BETA_LABELS for sex in ("boys", "girls")}
+        drawn = np.array([[[rng.beta(params[label, sex][0][i], params[label, sex][1][i]) for sex in ("boys", "girls")]
+                           for label in _BETA_LABELS] for i, rng in enumerate(rngs)])  # (N, labels, sexes)
+        values = dict(zip(_BETA_LABELS, np.where(genders[:, None] <= 0.5, drawn[..., 0], drawn[..., 1]).T))
+        values.update(age=anny_age.numpy(), gender=genders)
         return np.stack([np.clip(values[k], 0.0, 1.0) for k in self.shape_space.labels], 1).astype(np.float32)
 
     def female_fraction(self, shape: np.ndarray) -> float:

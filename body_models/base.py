@@ -8,6 +8,7 @@ ground (feet at y = 0, root joint over the origin) is done by the pipeline, not 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,8 +118,9 @@ class BodyModel(abc.ABC):
         return BodyOutput(vertices=vertices @ rot.T, joints=joints @ rot.T)
 
     @abc.abstractmethod
-    def sample_shapes(self, rng: np.random.Generator, count: int, prior: ShapePrior) -> np.ndarray:
-        """Shape vectors (count, shape_space.size) float32 drawn with `rng` only."""
+    def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
+        """Shape vectors (len(rngs), shape_space.size) float32, row i drawn from `rngs[i]` only,
+        so a row does not depend on which other generators share the call."""
 
     @abc.abstractmethod
     def female_fraction(self, shape: np.ndarray) -> float:

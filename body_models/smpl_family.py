@@ -8,6 +8,7 @@ canonical frame). Shape: `num_betas` betas. Pose: axis-angle per body joint
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -128,12 +129,12 @@ class SMPLFamilyBody(BodyModel):
                           transl=torch.zeros(batch, 3, dtype=dtype), **extra)
         return out.vertices, out.joints[:, : len(self.skeleton.joint_names)]
 
-    def sample_shapes(self, rng: np.random.Generator, count: int, prior: ShapePrior) -> np.ndarray:
-        """Betas (count, num_betas) from N(0, prior.beta_sigma^2), clipped to the valid range.
+    def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
+        """Betas (len(rngs), num_betas) from N(0, prior.beta_sigma^2), clipped to the valid range.
 
         `prior.age_years` is unused: SMPL-family shape spaces have no age axis.
         """
-        betas = rng.normal(0.0, prior.beta_sigma, (count, self.shape_space.size))
+        betas = np.stack([rng.normal(0.0, prior.beta_sigma, self.shape_space.size) for rng in rngs])
         return np.clip(betas, self.shape_space.low, self.shape_space.high).astype(np.float32)
 
     def female_fraction(self, shape: np.ndarray) -> float:

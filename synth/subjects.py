@@ -68,7 +68,7 @@ def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper
     """Sample, pose, place and frame the subjects `indices` (one batched forward pass)."""
     rngs = [subject_rng(spec.job.seed, i) for i in indices]
     prior = ShapePrior(age_years=spec.shape.age_years, beta_sigma=spec.shape.beta_sigma)
-    shapes = np.stack([model.sample_shapes(rng, 1, prior)[0] for rng in rngs])
+    shapes = model.sample_shapes(rngs, prior)
     capture = np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs])
     poses = mapper.to_native(capture)
     vertices, joints = pose_bodies(model, shapes, poses)

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from body_models import SynthError
-from synth.camera import Camera, intrinsics, look_at, project
+from synth.camera import Camera, intrinsics, look_at
 from synth.config import CameraSection
 
 T = TypeVar("T")
@@ -52,19 +52,35 @@ def draw_camera(rng: np.random.Generator, section: CameraSection, view_yaw: floa
     )
 
 
+def frame_planes(camera: Camera, margin_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """The framed region as world-frame half-spaces: (normals (5, 3), offsets (5,)) with a
+    point p (meters) framed exactly when normals @ p + offsets >= 0 on every row.
+
+    In the camera frame, u >= m reads (K[0] - m e_z) . x_cam >= 0 for depth > 0 (and alike
+    for the other three image edges), and depth >= 0.05 m is the near plane; the five
+    planes bound a convex frustum.
+    """
+    K = camera.K.astype(np.float64)
+    z = np.array([0.0, 0.0, 1.0])
+    u_max, v_max = camera.width - 1 - margin_px, camera.height - 1 - margin_px
+    planes = np.stack([z, K[0] - margin_px * z, u_max * z - K[0], K[1] - margin_px * z, v_max * z - K[1]])
+    offsets = np.array([-0.05, 0.0, 0.0, 0.0, 0.0])
+    R, t = camera.R.astype(np.float64), camera.t.astype(np.float64)
+    return planes @ R, planes @ t + offsets
+
+
 def frames_subject(camera: Camera, vertices: np.ndarray, margin_px: int) -> bool:
-    """Whether every vertex (V, 3) lies in front of the camera and `margin_px` inside the frame."""
-    uv, depth = project(vertices, camera)
-    inside_u = (uv[:, 0] >= margin_px) & (uv[:, 0] <= camera.width - 1 - margin_px)
-    inside_v = (uv[:, 1] >= margin_px) & (uv[:, 1] <= camera.height - 1 - margin_px)
-    return bool(np.all(depth > 0.05) and np.all(inside_u & inside_v))
+    """Whether every vertex (V, 3) lies at least 0.05 m in front of the camera and
+    `margin_px` inside the frame (pixel centres, OpenCV)."""
+    normals, offsets = frame_planes(camera, margin_px)
+    lowest = (normals @ np.asarray(vertices, np.float64).T).min(1)  # (5,): one BLAS product
+    return bool(np.all(lowest + offsets >= 0.0))
 
 
 def sample_framed_camera(rng: np.random.Generator, section: CameraSection, view_yaw: float,
                          vertices: np.ndarray, what: str) -> tuple[Camera, int]:
     """A camera that frames `vertices` fully; (camera, attempts). Aims at the body's centre."""
-    lower, upper = vertices.min(0), vertices.max(0)
-    target = np.array([0.0, 0.5 * (lower[1] + upper[1]), 0.0])
+    target = np.array([0.0, 0.5 * (vertices[:, 1].min() + vertices[:, 1].max()), 0.0])
     return resample_while(
         lambda: draw_camera(rng, section, view_yaw, target),
         lambda camera: not frames_subject(camera, vertices, section.margin_px),
