@@ -1,6 +1,6 @@
 """One benchmark run: pipeline vs naive loop, vs the render floor, scaling, memory, trainer input.
 
-    python benchmarks/run.py [--quick] [--out benchmarks/results]
+    python benchmarks/run.py [--size full|quick|smoke] [--max-workers N] [--out benchmarks/results]
 
 Everything is measured in this one run on this machine, and reported as ratios beside
 the raw figures, in `<out>/<host>.json` and `<out>/<host>.md`. Goals (reported, not
@@ -17,6 +17,7 @@ import platform
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,26 @@ def render_floor(spec, renders: int, stock: bool) -> float:
     return elapsed / renders
 
 
+def gl_renderer_name() -> str:
+    """The OpenGL renderer pyrender gets here (e.g. 'llvmpipe ...' on CPU, the GPU's name on NVIDIA EGL)."""
+    import pyrender
+    from OpenGL.GL import GL_RENDERER, glGetString
+
+    offscreen = pyrender.OffscreenRenderer(1, 1)
+    try:
+        return glGetString(GL_RENDERER).decode()
+    finally:
+        offscreen.delete()
+
+
+def worker_counts(cpus: int) -> list[int]:
+    """1, 2, 4, ... up to `cpus`, and `cpus` itself."""
+    counts = [1]
+    while counts[-1] * 2 <= cpus:
+        counts.append(counts[-1] * 2)
+    return counts if counts[-1] == cpus or cpus < 2 else [*counts, cpus]
+
+
 def _ray_workers() -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -147,32 +168,40 @@ def _ray_workers() -> list[psutil.Process]:
 
 def build_with_memory(spec, workers: int) -> dict[str, Any]:
     """A Ray build, sampling driver and worker RSS; returns rate and RSS at 25/50/100 %."""
-    out = Path(tempfile.mkdtemp(prefix="bench_"))
+    scratch = tempfile.TemporaryDirectory(prefix="bench_")
+    out = Path(scratch.name)
     driver = psutil.Process()
-    samples: list[tuple[float, float, list[float]]] = []
+    samples: list[tuple[float, float]] = []  # (fraction done, driver RSS MB)
+    worker_peaks: dict[int, float] = {}  # pid -> peak RSS MB
     stop = threading.Event()
     total = spec.job.subjects
 
-    def sample() -> None:
-        while not stop.wait(0.5):
-            manifest = out / "dataset.json"
+    def take_sample() -> None:
+        manifest = out / "dataset.json"
+        try:
+            done = sum(e["num_rows"] for e in json.loads(manifest.read_text())["shards"]) / total
+        except (OSError, ValueError, KeyError):
+            done = 0.0
+        for proc in _ray_workers():
             try:
-                done = sum(e["num_rows"] for e in json.loads(manifest.read_text())["shards"]) / total
-            except (OSError, ValueError, KeyError):
-                done = 0.0
-            worker_rss = []
-            for proc in _ray_workers():
-                try:
-                    worker_rss.append(proc.memory_info().rss / 2**20)
-                except psutil.Error:
-                    continue
-            samples.append((done, driver.memory_info().rss / 2**20, worker_rss))
+                rss = proc.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+            worker_peaks[proc.pid] = max(rss, worker_peaks.get(proc.pid, 0.0))
+        samples.append((done, driver.memory_info().rss / 2**20))
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    summary = run_build(spec, BuildOptions(out=out, source=_source(), workers=workers, progress=False))
-    stop.set()
-    thread.join()
+    def sample() -> None:
+        while not stop.is_set():
+            take_sample()
+            stop.wait(0.5)
+        take_sample()  # the finished build
+
+    with scratch:
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        summary = run_build(spec, BuildOptions(out=out, source=_source(), workers=workers, progress=False))
+        stop.set()
+        thread.join()
 
     def driver_at(fraction: float) -> float:
         eligible = [s[1] for s in samples if s[0] >= fraction]
@@ -186,22 +215,24 @@ def build_with_memory(spec, workers: int) -> dict[str, Any]:
         "steady_subjects_per_s": summary.steady_subjects_per_second,
         "driver_rss_mb": {f"{int(f * 100)}%": round(driver_at(f), 1) for f in (0.25, 0.5, 1.0)},
         "driver_peak_mb": round(max(s[1] for s in samples), 1),
-        "worker_peak_mb": round(max((max(s[2]) for s in samples if s[2]), default=float("nan")), 1),
+        "worker_peak_mb": [round(peak, 1) for peak in worker_peaks.values()],
         "bytes": summary.bytes,
     }
 
 
-def trainer_input(dataset: Path, batches: int) -> dict[str, float]:
-    """Decoded samples/s of the streaming loader vs samples/s through training steps."""
+def trainer_input(dataset: Path, batches: int) -> dict[str, Any]:
+    """Decoded samples/s of the streaming loader vs samples/s through training steps
+    (on CUDA when visible, else CPU)."""
     from torch.utils.data import DataLoader
 
     from synth.train.config import config_from_dict
-    from synth.train.loop import losses, stream, target_stats
+    from synth.train.loop import batch_to, losses, pick_device, stream, target_stats
     from synth.train.model import NetConfig, SilhouetteNet
 
+    device = pick_device("auto")
     config = config_from_dict({"data": {"uri": str(dataset), "val_split": "train", "num_workers": 1,
                                         "views": ["front", "left"]},
-                               "optim": {"batch_size": 32}, "run": {"device": "cpu"}})
+                               "optim": {"batch_size": 32}, "run": {"device": device}})
     source = stream(config, "train", train=True)
     loader = DataLoader(source, batch_size=32, num_workers=1, persistent_workers=True)
     iterator = iter(loader)
@@ -211,25 +242,26 @@ def trainer_input(dataset: Path, batches: int) -> dict[str, float]:
         next(iterator)
     loader_rate = batches * 32 / (time.perf_counter() - started)
     model = create("anny", _source())
-    stats = target_stats(source, 256, config.data.views)
-    net = SilhouetteNet(NetConfig(views=2, shape_size=model.shape_space.size, pose_size=14, width=32))
+    stats = target_stats(source, 256, config.data.views).to(device)
+    net = SilhouetteNet(NetConfig(views=2, shape_size=model.shape_space.size, pose_size=14, width=32)).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    batch = next(iterator)
+    batch = batch_to(next(iterator), device)
     started = time.perf_counter()
     for _ in range(batches):
         parts = losses(net(batch["silhouettes"]), batch, stats, model, config)
         optimizer.zero_grad()
         parts["loss"].backward()
         optimizer.step()
+    float(parts["loss"])  # waits for queued GPU work
     step_rate = batches * 32 / (time.perf_counter() - started)
-    return {"loader_samples_per_s": loader_rate, "train_samples_per_s": step_rate,
+    return {"device": device, "loader_samples_per_s": loader_rate, "train_samples_per_s": step_rate,
             "loader_headroom": loader_rate / step_rate}
 
 
 def markdown(results: dict[str, Any]) -> str:
     r = results
-    lines = [f"# Benchmarks on {r['machine']}", "", f"{r['date']}; {r['cpus']} CPUs; {r['resolution']} px, "
-             f"{r['views']} views, Anny; measurements off unless stated.", "",
+    lines = [f"# Benchmarks on {r['machine']}", "", f"{r['date']}; {r['cpus']} CPUs; OpenGL: {r['gl_renderer']}; "
+             f"{r['resolution']} px, {r['views']} views, Anny; measurements off unless stated.", "",
              "| what | figure | goal |", "|---|---|---|",
              f"| naive loop | {r['naive_subjects_per_s']:.1f} subjects/s | |",
              f"| pipeline (1 process, batched, in-place buffers, Parquet) | {r['pipeline_subjects_per_s']:.1f} subjects/s | |",
@@ -241,51 +273,83 @@ def markdown(results: dict[str, Any]) -> str:
     for s in r["scaling"]:
         lines.append(f"| Ray build, {s['workers']} worker(s), {s['subjects']} subjects | {s['subjects_per_s']:.1f} "
                      f"subjects/s overall ({s['seconds']:.1f} s), {s['steady_subjects_per_s']:.1f} after the first "
-                     "shard | |")
-    lines += [f"| scaling efficiency, 2 workers (after the first shard) | **{r['scaling_efficiency_2']:.2f}** | "
-              ">= 0.85 |"]
+                     f"shard = {s['steady_silhouettes_per_s']:.0f} silhouettes/s; efficiency "
+                     f"**{s['efficiency']:.2f}** | >= 0.85 at 2 |")
     if "memory" in r:
         m = r["memory"]
         lines += [f"| driver RSS at 25/50/100 % of {m['subjects']} subjects x 1 view | "
                   f"{' / '.join(str(v) for v in m['driver_rss_mb'].values())} MB | flat |",
-                  f"| worker peak RSS | {m['worker_peak_mb']} MB | |"]
+                  f"| peak RSS of each worker | {' / '.join(str(v) for v in m['worker_peak_mb'])} MB | |"]
     if "trainer" in r:
         t = r["trainer"]
         lines += [f"| loader (1 worker) | {t['loader_samples_per_s']:.0f} samples/s | |",
-                  f"| training steps (CPU) | {t['train_samples_per_s']:.0f} samples/s | |",
+                  f"| training steps ({t['device']}) | {t['train_samples_per_s']:.0f} samples/s | |",
                   f"| loader / training | **{t['loader_headroom']:.1f}x** | > 1 |"]
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="Small sizes (about 2 minutes).")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--skip-memory", action="store_true")
-    args = parser.parse_args()
-    quick = args.quick
-    spec = _spec(subjects=128 if quick else 512)
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each measurement does (subjects, renders, batches)."""
+
+    pipeline_subjects: int
+    shard_size: int
+    naive_subjects: int
+    floor_renders: int
+    scaling_subjects: int
+    memory_subjects: int
+    trainer_subjects: int
+    trainer_batches: int
+
+
+SIZES = {
+    "full": Sizes(512, 64, 64, 1000, 2048, 20000, 256, 30),
+    "quick": Sizes(128, 64, 16, 200, 256, 2000, 256, 10),
+    "smoke": Sizes(32, 16, 2, 10, 32, 64, 32, 2),  # checks the harness end to end; figures are noise
+}
+
+
+def run(sizes: Sizes, max_workers: int, memory: bool) -> dict[str, Any]:
+    """Every measurement, as one results dict (see `markdown`)."""
+    spec = _spec(subjects=sizes.pipeline_subjects, shard_size=sizes.shard_size)
     results: dict[str, Any] = {
         "machine": platform.node(), "date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
         "resolution": f"{spec.camera.width}x{spec.camera.height}", "views": len(spec.views.names),
+        "gl_renderer": gl_renderer_name(),
     }
-    results["naive_subjects_per_s"] = naive_loop(spec, 16 if quick else 64)
+    results["naive_subjects_per_s"] = naive_loop(spec, sizes.naive_subjects)
     results["pipeline_subjects_per_s"], per_view = pipeline_in_process(spec)
     results["speedup_vs_naive"] = results["pipeline_subjects_per_s"] / results["naive_subjects_per_s"]
-    results["floor_ms_per_view"] = render_floor(spec, 200 if quick else 1000, stock=True) * 1000
-    results["single_sample_render_ms_per_view"] = render_floor(spec, 200 if quick else 1000, stock=False) * 1000
+    results["floor_ms_per_view"] = render_floor(spec, sizes.floor_renders, stock=True) * 1000
+    results["single_sample_render_ms_per_view"] = render_floor(spec, sizes.floor_renders, stock=False) * 1000
     results["pipeline_ms_per_view"] = per_view * 1000
     results["ratio_to_floor"] = results["pipeline_ms_per_view"] / results["floor_ms_per_view"]
-    scale_spec = _spec(subjects=256 if quick else 2048)
-    results["scaling"] = [build_with_memory(scale_spec, w) for w in (1, 2)]
-    one, two = (s["steady_subjects_per_s"] for s in results["scaling"])
-    results["scaling_efficiency_2"] = two / (2 * one)
-    if not args.skip_memory:
-        results["memory"] = build_with_memory(_spec(subjects=2000 if quick else 20000, views=1, shard_size=256), 2)
-        dataset = Path(tempfile.mkdtemp(prefix="bench_train_"))
-        run_build(_spec(subjects=256, views=4), BuildOptions(out=dataset, source=_source(), workers=2,
-                                                             progress=False))
-        results["trainer"] = trainer_input(dataset, 10 if quick else 30)
+    scale_spec = _spec(subjects=sizes.scaling_subjects, shard_size=sizes.shard_size)
+    results["scaling"] = [build_with_memory(scale_spec, w) for w in worker_counts(max_workers)]
+    one = results["scaling"][0]["steady_subjects_per_s"]
+    for entry in results["scaling"]:
+        entry["efficiency"] = entry["steady_subjects_per_s"] / (entry["workers"] * one)
+        entry["steady_silhouettes_per_s"] = entry["steady_subjects_per_s"] * results["views"]
+    if memory:
+        results["memory"] = build_with_memory(
+            _spec(subjects=sizes.memory_subjects, views=1, shard_size=4 * sizes.shard_size), max(2, max_workers))
+        with tempfile.TemporaryDirectory(prefix="bench_train_") as dataset:
+            run_build(_spec(subjects=sizes.trainer_subjects, shard_size=sizes.shard_size),
+                      BuildOptions(out=Path(dataset), source=_source(), workers=min(2, max_workers), progress=False))
+            results["trainer"] = trainer_input(Path(dataset), sizes.trainer_batches)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="full",
+                        help="full (about 5 minutes on 2 CPUs), quick (about 2), smoke (checks the harness).")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--skip-memory", action="store_true", help="Leave out the memory and trainer-input runs.")
+    parser.add_argument("--max-workers", type=int, default=os.cpu_count() or 1,
+                        help="Largest worker count in the scaling runs (default: all CPUs).")
+    args = parser.parse_args()
+    results = run(SIZES[args.size], args.max_workers, memory=not args.skip_memory)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / platform.node()
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")

@@ -8,7 +8,10 @@ heads.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +60,35 @@ def _build_with_progress(cache_dir: Path):
         ticker.join()
 
 
+def _has_cuda_driver() -> bool:
+    """Whether libcuda loads (the library Warp looks for)."""
+    for name in ("libcuda.so", "libcuda.so.1"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def _init_warp_quietly(warp) -> None:
+    """Initialise Warp (Anny's skinning kernels); on machines without a CUDA driver, drop
+    the native "Could not find or load the NVIDIA CUDA driver" line it writes to fd 2,
+    since running on the CPU is expected there."""
+    if _has_cuda_driver():
+        warp.init()
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        warp.init()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class AnnyBody(BodyModel):
     """The Anny full body (13,718 vertices, 27,420 triangles, 104 bones)."""
 
@@ -67,6 +99,7 @@ class AnnyBody(BodyModel):
             import warp
 
             warp.config.log_level = warp.LOG_WARNING  # no device banner on every worker start
+            _init_warp_quietly(warp)
             import anny
         except ImportError as err:  # pragma: no cover - anny is a hard dependency
             raise SynthError("The 'anny' package is not installed: pip install anny") from err

@@ -113,9 +113,9 @@ class LabelsSection:
 
 @dataclass(frozen=True)
 class RenderSection:
-    """batch_size: bodies posed per forward pass."""
+    """batch_size: bodies posed per forward pass (Anny on 1 CPU thread: 2.2 ms a body at 16, 1.75 at 32)."""
 
-    batch_size: int = 16
+    batch_size: int = 32
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], w
     env = worker_env(workers)
     started_here = not ray.is_initialized()
     if started_here:
+        # Ray turns token authentication on for a new local cluster and warns on every build.
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         # "local": always a fresh embedded Ray, never a stale one found in /tmp/ray.
         ray.init(address=address or "local", runtime_env={"env_vars": env}, logging_level=logging.WARNING,
                  log_to_driver=False, include_dashboard=False,

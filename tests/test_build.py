@@ -170,3 +170,13 @@ def test_png_tree_and_preview(tmp_path, anny_source):
 
     with Image.open(out / "contact_sheet.png") as sheet:
         assert sheet.size[0] == 4 * 128 and np.asarray(sheet).max() == 255
+
+
+def test_cli_ray_build_prints_only_its_summary(tmp_path):
+    """What a user sees: one summary line, no library banners or warnings on stderr."""
+    command = [sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--out", str(tmp_path / "out"),
+               "--workers", "2", "--no-progress", "--set=job.subjects=8"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("built 8 subjects") and len(done.stdout.splitlines()) == 1
+    assert done.stderr.strip() == ""

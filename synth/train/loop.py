@@ -50,6 +50,11 @@ def pick_device(name: str) -> str:
     return name
 
 
+def batch_to(batch: dict[str, Any], device: str) -> dict[str, Any]:
+    """The batch with its tensors moved to `device` (other values as they are)."""
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
 def stream(config: TrainConfig, split: str, train: bool) -> SilhouetteStream:
     data = config.data
     return SilhouetteStream(StreamConfig(
@@ -149,8 +154,8 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
         for batch in _loader(train_stream, config):
             if step >= config.optim.steps:
                 break
-            parts = losses(net(batch["silhouettes"].to(device)), {k: v.to(device) if torch.is_tensor(v) else v
-                                                                  for k, v in batch.items()}, stats, model, config)
+            batch = batch_to(batch, device)
+            parts = losses(net(batch["silhouettes"]), batch, stats, model, config)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
             optimizer.step()

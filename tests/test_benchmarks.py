@@ -1,0 +1,30 @@
+"""The benchmark harness runs end to end and writes every figure it promises."""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_smoke_benchmark_writes_json_and_table(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "smoke",
+                           "--max-workers", "1", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / f"{platform.node()}.json").read_text())
+    for key in ("speedup_vs_naive", "ratio_to_floor", "floor_ms_per_view", "pipeline_ms_per_view"):
+        assert math.isfinite(results[key]) and results[key] > 0, key
+    assert results["gl_renderer"]
+    (scaling,) = results["scaling"]
+    assert scaling["workers"] == 1 and scaling["efficiency"] == 1.0 and scaling["steady_silhouettes_per_s"] > 0
+    memory = results["memory"]
+    assert set(memory["driver_rss_mb"]) == {"25%", "50%", "100%"} and memory["worker_peak_mb"]
+    assert results["trainer"]["loader_headroom"] > 0
+    table = (tmp_path / f"{platform.node()}.md").read_text()
+    for row in ("pipeline / naive", "pipeline / floor", "efficiency", "driver RSS", "loader / training"):
+        assert row in table, row
