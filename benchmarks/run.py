@@ -278,7 +278,7 @@ def markdown(results: dict[str, Any]) -> str:
     if "memory" in r:
         m = r["memory"]
         lines += [f"| driver RSS at 25/50/100 % of {m['subjects']} subjects x 1 view | "
-                  f"{' / '.join(str(v) for v in m['driver_rss_mb'].values())} MB | flat |",
+                  f"{' / '.join(str(v) for v in m['driver_rss_mb'].values())} MB (peak {m['driver_peak_mb']}) | flat |",
                   f"| peak RSS of each worker | {' / '.join(str(v) for v in m['worker_peak_mb'])} MB | |"]
     if "trainer" in r:
         t = r["trainer"]
