@@ -6,6 +6,7 @@ from pathlib import Path
 
 from body_models.base import BodyModel
 from body_models.errors import SynthError
+from body_models.smpl_family import MIXED
 
 BACKENDS: tuple[str, ...] = ("anny", "smpl", "smplh", "smplx")
 """Every backend name, the default first."""
@@ -23,7 +24,7 @@ class BodyModelSource:
 
     anny_cache: Path
     model_path: Path | None = None
-    gender: str = "neutral"
+    gender: str = "neutral"  # or "mixed": female and male files, chosen per body
     num_betas: int = 10
 
 
@@ -33,6 +34,10 @@ def create(name: str, source: BodyModelSource) -> BodyModel:
         from body_models.anny_backend import AnnyBody
 
         return AnnyBody(source.anny_cache)
+    if name in BACKENDS and source.gender == MIXED:
+        from body_models.smpl_mixed import SMPLFamilyMixedBody
+
+        return SMPLFamilyMixedBody(name, source.model_path, source.num_betas)
     if name in BACKENDS:
         from body_models.smpl_family import SMPLFamilyBody
 
@@ -58,8 +63,9 @@ def availability(name: str, source: BodyModelSource) -> Availability:
         return Availability(name, True, f"bundled (Apache-2.0); {state} at {source.anny_cache}")
     from body_models.smpl_family import find_model_file
 
+    genders = ("female", "male") if source.gender == MIXED else (source.gender,)
     try:
-        path = find_model_file(name, source.gender, source.model_path)
+        paths = [find_model_file(name, gender, source.model_path) for gender in genders]
     except SynthError as err:
         return Availability(name, False, str(err))
-    return Availability(name, True, f"{source.gender} model file {path}")
+    return Availability(name, True, "; ".join(f"{g} model file {p}" for g, p in zip(genders, paths)))

@@ -7,7 +7,9 @@ canonical frame). Shape: `num_betas` betas. Pose: axis-angle per body joint
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +29,9 @@ SMPL_BODY_JOINTS: tuple[str, ...] = (
 """SMPL's 24 joints; SMPL-H and SMPL-X drive the first 22 and pose hands separately."""
 
 GENDERS = ("neutral", "female", "male")
+"""Genders of the SMPL-family model files."""
+MIXED = "mixed"
+"""The job-level gender that poses each body with the female or the male file (`smpl_mixed`)."""
 _SITES = {
     "smpl": "https://smpl.is.tue.mpg.de",
     "smplh": "https://mano.is.tue.mpg.de",
@@ -85,8 +90,11 @@ class SMPLFamilyBody(BodyModel):
         kwargs = {"use_pca": False, "flat_hand_mean": True} if model_type != "smpl" else {}
         cls = {"smpl": smplx.SMPL, "smplh": smplx.SMPLH, "smplx": smplx.SMPLX}[model_type]
         try:
-            self._model = cls(model_path=str(path), data_struct=Struct(**arrays), gender=gender,
-                              num_betas=num_betas, **kwargs)
+            # smplx prints "WARNING: You are using a SMPL model, with only 10 shape coefficients"
+            # for every file with fewer than its maximum; num_betas is checked above instead.
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._model = cls(model_path=str(path), data_struct=Struct(**arrays), gender=gender,
+                                  num_betas=num_betas, **kwargs)
         except (KeyError, AttributeError, ValueError, RuntimeError) as err:
             raise SynthError(f"{path} does not look like a {model_type} model file "
                              f"({type(err).__name__}: {err}).") from err

@@ -177,7 +177,7 @@ def models() -> None:
 @models.command("list")
 @model_path_option
 @anny_cache_option
-@click.option("--gender", default="neutral", help="SMPL-family gender to look for.")
+@click.option("--gender", default="neutral", help="SMPL-family gender to look for (neutral, female, male, mixed).")
 def list_models(model_path: str | None, anny_cache: str | None, gender: str) -> None:
     """Show every backend, whether it is usable here, and why not."""
     from body_models import availability

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from body_models import BACKENDS, DEFAULT_BACKEND, SynthError
-from body_models.smpl_family import GENDERS
+from body_models.smpl_family import GENDERS, MIXED
 from synth.validation import apply_overrides, build_sections, read_toml
 
 Range = tuple[float, float]
@@ -39,7 +39,7 @@ class JobSection:
 @dataclass(frozen=True)
 class BodyModelSection:
     """name: backend; model_path: SMPL-family file or folder (else SYNTH_MODEL_PATH);
-    gender / num_betas: SMPL family."""
+    gender / num_betas: SMPL family (gender "mixed": each body female or male, half each)."""
 
     name: str = DEFAULT_BACKEND
     model_path: str = ""
@@ -170,8 +170,9 @@ def _cross_checks(spec: JobSpec) -> list[str]:
                         f"{len(spec.views.names)}: give one azimuth per view")
     if spec.body_model.name not in BACKENDS:
         problems.append(f"body_model.name = {spec.body_model.name!r}: expected one of {', '.join(BACKENDS)}")
-    if spec.body_model.gender not in GENDERS:
-        problems.append(f"body_model.gender = {spec.body_model.gender!r}: expected one of {', '.join(GENDERS)}")
+    if spec.body_model.gender not in (*GENDERS, MIXED):
+        problems.append(f"body_model.gender = {spec.body_model.gender!r}: expected one of "
+                        f"{', '.join((*GENDERS, MIXED))}")
     cam = spec.camera
     widest = math.radians(cam.vertical_fov_deg[1])
     usable = 1.0 - 2.0 * cam.margin_px / cam.height

@@ -29,9 +29,11 @@ def anny_model(anny_source):
 
 @pytest.fixture(scope="session")
 def smpl_dir(tmp_path_factory) -> Path:
-    """A folder laid out like smplx expects: smpl/SMPL_NEUTRAL.pkl (generated)."""
+    """A folder laid out like smplx expects: smpl/SMPL_{NEUTRAL,FEMALE,MALE}.pkl (generated;
+    the female stand-in is 0.92x, the male 1.06x the neutral size)."""
     folder = tmp_path_factory.mktemp("models")
-    write_plain_pickle(folder / "smpl" / "SMPL_NEUTRAL.pkl", smpl_arrays())
+    for gender, scale in (("NEUTRAL", 1.0), ("FEMALE", 0.92), ("MALE", 1.06)):
+        write_plain_pickle(folder / "smpl" / f"SMPL_{gender}.pkl", smpl_arrays(scale=scale))
     return folder
 
 

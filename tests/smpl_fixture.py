@@ -23,30 +23,32 @@ JOINTS = np.array([
 VERTEX_COUNT = 6890
 
 
-def smpl_arrays(seed: int = 0) -> dict[str, np.ndarray]:
-    """Arrays of a SMPL-format model (float64, dense J_regressor)."""
+def smpl_arrays(seed: int = 0, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Arrays of a SMPL-format model (float64, dense J_regressor), `scale` times the
+    default size (stand-ins for female and male files differ by it)."""
     rng = np.random.default_rng(seed)
-    vertices = [JOINTS]  # the first 24 vertices sit on the joints; J_regressor picks them
+    joints = JOINTS * scale
+    vertices = [joints]  # the first 24 vertices sit on the joints; J_regressor picks them
     weights = [np.eye(24)]
     faces = []
     count = 24
     for child, parent in enumerate(PARENTS):
         if parent < 0:
             continue
-        if np.linalg.norm(JOINTS[child] - JOINTS[parent]) < 1e-6:
+        if np.linalg.norm(joints[child] - joints[parent]) < 1e-6:
             continue
-        tube = trimesh.creation.cylinder(radius=0.045, segment=[JOINTS[parent], JOINTS[child]], sections=10)
+        tube = trimesh.creation.cylinder(radius=0.045, segment=[joints[parent], joints[child]], sections=10)
         vertices.append(tube.vertices)
         weights.append(np.tile(np.eye(24)[parent], (len(tube.vertices), 1)))
         faces.append(tube.faces + count)
         count += len(tube.vertices)
     head = trimesh.creation.icosphere(subdivisions=2, radius=0.1)
-    vertices.append(head.vertices + JOINTS[15] + [0, 0.08, 0])
+    vertices.append(head.vertices + joints[15] + [0, 0.08, 0])
     weights.append(np.tile(np.eye(24)[15], (len(head.vertices), 1)))
     faces.append(head.faces + count)
     count += len(head.vertices)
     pad = VERTEX_COUNT - count
-    vertices.append(np.tile(JOINTS[0], (pad, 1)))
+    vertices.append(np.tile(joints[0], (pad, 1)))
     weights.append(np.tile(np.eye(24)[0], (pad, 1)))
     v_template = np.concatenate(vertices)
     shapedirs = np.zeros((VERTEX_COUNT, 3, 10))

@@ -40,6 +40,46 @@ def test_smpl_backend_runs_on_generated_model(smpl_model):
     assert heights[1] > heights[0] * 1.05
 
 
+def _smpl_source(anny_source, model_path, gender: str) -> BodyModelSource:
+    return BodyModelSource(anny_cache=anny_source.anny_cache, model_path=model_path, gender=gender)
+
+
+def test_mixed_gender_poses_each_body_with_its_own_file(smpl_dir, anny_source):
+    mixed = create("smpl", _smpl_source(anny_source, smpl_dir, "mixed"))
+    female, male = (create("smpl", _smpl_source(anny_source, smpl_dir, g)) for g in ("female", "male"))
+    assert mixed.shape_space.labels[-1] == "female" and mixed.shape_space.size == 11
+    assert "mixed" in mixed.version and mixed.version not in (female.version, male.version)
+    shapes = mixed.sample_shapes([np.random.default_rng(k) for k in range(64)], ShapePrior())
+    flags = shapes[:, -1]
+    assert set(flags) == {0.0, 1.0} and 0.25 < flags.mean() < 0.75
+    alone = np.concatenate([mixed.sample_shapes([np.random.default_rng(k)], ShapePrior()) for k in range(64)])
+    assert np.array_equal(shapes, alone)
+    pose = torch.zeros(64, 72)
+    out = mixed.forward(torch.from_numpy(shapes), pose).vertices
+    by_file = {1.0: female.forward(torch.from_numpy(shapes[:, :-1]), pose).vertices,
+               0.0: male.forward(torch.from_numpy(shapes[:, :-1]), pose).vertices}
+    for i, flag in enumerate(flags):
+        assert torch.equal(out[i], by_file[float(flag)][i])
+        assert mixed.female_fraction(shapes[i]) == flag
+
+
+def test_mixed_gender_needs_both_files_of_one_mesh(tmp_path, anny_source):
+    from smpl_fixture import smpl_arrays, write_plain_pickle
+
+    write_plain_pickle(tmp_path / "smpl" / "SMPL_FEMALE.pkl", smpl_arrays())
+    source = _smpl_source(anny_source, tmp_path, "mixed")
+    state = availability("smpl", source)
+    assert not state.usable and "SMPL_MALE" in state.detail
+    with pytest.raises(SynthError, match="SMPL_MALE"):
+        create("smpl", source)
+    other = smpl_arrays()
+    other["f"] = other["f"][:, ::-1].copy()  # same vertices, other triangles
+    write_plain_pickle(tmp_path / "smpl" / "SMPL_MALE.pkl", other)
+    assert availability("smpl", source).usable
+    with pytest.raises(SynthError, match="different meshes"):
+        create("smpl", source)
+
+
 @pytest.mark.parametrize("backend", ["smpl_model", "anny_model"])
 def test_capture_pose_means_the_same_on_every_backend(backend, request):
     model = request.getfixturevalue(backend)
