@@ -227,7 +227,7 @@ def trainer_input(dataset: Path, batches: int) -> dict[str, Any]:
 
     from synth.train.config import config_from_dict
     from synth.train.loop import batch_to, losses, pick_device, stream, target_stats
-    from synth.train.model import NetConfig, SilhouetteNet
+    from synth.train.model import NetConfig, SilhouetteNet, run_net
 
     device = pick_device("auto")
     config = config_from_dict({"data": {"uri": str(dataset), "val_split": "train", "num_workers": 1,
@@ -248,7 +248,7 @@ def trainer_input(dataset: Path, batches: int) -> dict[str, Any]:
     batch = batch_to(next(iterator), device)
     started = time.perf_counter()
     for _ in range(batches):
-        parts = losses(net(batch["silhouettes"]), batch, stats, model, config)
+        parts = losses(run_net(net, batch), batch, stats, model, config)
         optimizer.zero_grad()
         parts["loss"].backward()
         optimizer.step()

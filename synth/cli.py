@@ -156,14 +156,16 @@ def evaluate(checkpoint: Path, data: str, split: str, out: Path | None, model_pa
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUTPUTS / "prediction",
               show_default=True, help="Folder for the meshes and prediction.json.")
 @click.option("--format", "mesh_format", type=click.Choice(["obj", "ply"]), default="obj", show_default=True)
+@click.option("--height-m", type=float, default=None,
+              help="The subject's standing height in meters (for checkpoints trained with model.known_height).")
 @model_path_option
 @anny_cache_option
-def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, mesh_format: str, model_path: str | None,
-            anny_cache: str | None) -> None:
+def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, mesh_format: str, height_m: float | None,
+            model_path: str | None, anny_cache: str | None) -> None:
     """Predict a 3D body from silhouette IMAGES (one per view, in the checkpoint's view order)."""
     from synth.train.predict import predict as run_predict
 
-    report = run_predict(checkpoint, list(images), out, _source(model_path, anny_cache), mesh_format)
+    report = run_predict(checkpoint, list(images), out, _source(model_path, anny_cache), mesh_format, height_m)
     m = report["measurements"]
     click.echo(f"height {m['height_m']:.3f} m, waist {m['waist_circumference_m']:.3f} m, "
                f"body fat {m['body_fat_pct']:.1f} % (estimate) -> {out}")

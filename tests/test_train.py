@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from body_models import SynthError
 from synth.cli import main
-from synth.train.augment import AugmentConfig, corrupt
+from synth.train.augment import AugmentConfig, corrupt, reported_height
 from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
 from synth.train.loop import train
@@ -60,6 +61,72 @@ def test_eval_reports_millimetres_beside_mean_body(trained, smoke_dataset, tmp_p
         for metric in ("pve_t_mm", "pve_mm", "height_mm", "waist_circumference_mm"):
             assert 0 < report[method][metric]["mean"] < 500
     assert "| pve_t_mm |" in (tmp_path / "eval.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def trained_with_height(smoke_dataset, tmp_path_factory, anny_source):
+    out = tmp_path_factory.mktemp("run_height")
+    config = config_from_dict({
+        "data": {"uri": str(smoke_dataset), "val_split": "test", "views": ["front", "left"], "input_size": 64,
+                 "num_workers": 0, "shuffle_buffer": 8},
+        "model": {"width": 8, "known_height": True},
+        "optim": {"batch_size": 8, "steps": 10},
+        "run": {"out": str(out), "device": "cpu", "eval_every": 10, "val_batches": 1, "stats_rows": 24},
+    })
+    return train(config, anny_source, progress=False)
+
+
+def _predict(checkpoint: Path, images: list[Path], out: Path, *extra: str):
+    return CliRunner().invoke(main, ["predict", "--checkpoint", str(checkpoint), *map(str, images),
+                                     "--out", str(out), *extra])
+
+
+def test_height_conditioned_checkpoint_needs_and_uses_the_height(trained_with_height, smoke_dataset, tmp_path):
+    checkpoint = trained_with_height.out / "best.pt"
+    images = _silhouette_files(smoke_dataset, tmp_path)
+    run = _predict(checkpoint, images, tmp_path / "none")
+    assert run.exit_code == 1 and "pass --height-m" in run.output
+    run = _predict(checkpoint, images, tmp_path / "cm", "--height-m", "178")
+    assert run.exit_code == 1 and "standing height in meters" in run.output
+    shapes = []
+    for height in (1.55, 1.95):
+        run = _predict(checkpoint, images, tmp_path / f"h{height}", "--height-m", str(height))
+        assert run.exit_code == 0, run.output
+        report = json.loads((tmp_path / f"h{height}" / "prediction.json").read_text())
+        assert report["given_height_m"] == height
+        shapes.append(report["shape"])
+    assert shapes[0] != shapes[1]
+    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(checkpoint), "--data", str(smoke_dataset),
+                                    "--split", "test", "--out", str(tmp_path / "eval")])
+    assert run.exit_code == 0, run.output
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["known_height"] is True
+    assert "given each true height" in (tmp_path / "eval" / "eval.md").read_text()
+
+
+def test_a_checkpoint_without_height_refuses_one(trained, smoke_dataset, tmp_path):
+    _, result = trained
+    run = _predict(result.out / "best.pt", _silhouette_files(smoke_dataset, tmp_path), tmp_path / "p",
+                   "--height-m", "1.7")
+    assert run.exit_code == 1 and "leave out --height-m" in run.output
+
+
+def test_known_height_needs_height_labels(tmp_path, anny_source):
+    from synth.build import BuildOptions, run_build
+    from synth.config import load_spec
+
+    spec = load_spec(ROOT / "jobs" / "smoke.toml", ["job.subjects=8", "labels.measurements=false"])
+    run_build(spec, BuildOptions(out=tmp_path / "data", source=anny_source, workers=0, progress=False))
+    config = config_from_dict({"data": {"uri": str(tmp_path / "data"), "num_workers": 0},
+                               "model": {"known_height": True}, "run": {"out": str(tmp_path / "run")}})
+    with pytest.raises(SynthError, match="labels.measurements = false"):
+        train(config, anny_source, progress=False)
+
+
+def test_reported_height_is_noisy_only_when_augmenting():
+    rng = np.random.default_rng(0)
+    reported = np.array([reported_height(1.7, rng, AugmentConfig()) for _ in range(4000)])
+    assert abs(reported.mean() - 1.7) < 0.002 and 0.013 < reported.std() < 0.017
+    assert reported_height(1.7, rng, AugmentConfig(enabled=False)) == 1.7
 
 
 def _silhouette_files(dataset: Path, folder: Path) -> list[Path]:

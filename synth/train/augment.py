@@ -3,7 +3,8 @@
 Each corruption fires with its own probability: erosion or dilation by 1-2 px,
 boundary noise (pixels flipped within 1 px of the edge), occluding boxes (filled or
 cut), a missing limb (a disc removed at a random boundary point), plus framing
-scale/shift jitter consumed by `framing.frame_silhouette`. All draws use the given rng.
+scale/shift jitter consumed by `framing.frame_silhouette`, and noise on the height a
+user would type in. All draws use the given rng.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class AugmentConfig:
     missing_limb: float = 0.2
     scale_jitter: float = 0.08
     shift_jitter: float = 0.04
+    height_noise_m: float = 0.015  # std of a user's error reporting their height
 
 
 def corrupt(mask: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
@@ -62,3 +64,9 @@ def framing_jitter(rng: np.random.Generator, config: AugmentConfig) -> tuple[flo
     scale = 1.0 + rng.uniform(-config.scale_jitter, config.scale_jitter)
     shift = rng.uniform(-config.shift_jitter, config.shift_jitter, 2)
     return float(scale), (float(shift[0]), float(shift[1]))
+
+
+def reported_height(height_m: float, rng: np.random.Generator, config: AugmentConfig) -> float:
+    """The standing height (m) as a user would report it: the truth plus Gaussian noise
+    of `height_noise_m`; the truth when disabled."""
+    return height_m + rng.normal(0.0, config.height_noise_m) if config.enabled else height_m

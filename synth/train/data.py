@@ -21,7 +21,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from body_models import SynthError
 from synth.images import decode_silhouette
 from synth.measurements import MEASUREMENT_NAMES
-from synth.train.augment import AugmentConfig, corrupt, framing_jitter
+from synth.train.augment import AugmentConfig, corrupt, framing_jitter, reported_height
 from synth.train.framing import frame_silhouette
 
 COLUMNS = ["subject_index", "view_names", "silhouettes", "shape", "capture_pose_rad", "pose", "R", "t",
@@ -82,7 +82,8 @@ class StreamConfig:
 
 class SilhouetteStream(IterableDataset):
     """Yields dicts: silhouettes (V, S, S) float32, shape, capture_pose, pose (native), camera (V, 3),
-    measurements (M,) (NaN where absent), subject_index."""
+    measurements (M,) (NaN where absent), height_input_m (the height as a user would type it:
+    noisy when augmenting; NaN without measurements), subject_index."""
 
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
@@ -118,6 +119,7 @@ class SilhouetteStream(IterableDataset):
             frames.append(frame_silhouette(corrupt(mask, rng, cfg.augment), cfg.input_size, scale, shift))
         cameras = view_cameras(row, cfg.views)
         measurements = [np.nan if row[m] is None else row[m] for m in MEASUREMENT_NAMES]
+        height = np.nan if row["height_m"] is None else reported_height(row["height_m"], rng, cfg.augment)
         return {
             "silhouettes": torch.from_numpy(np.stack(frames)),
             "shape": torch.tensor(row["shape"], dtype=torch.float32),
@@ -125,6 +127,7 @@ class SilhouetteStream(IterableDataset):
             "pose": torch.tensor(row["pose"], dtype=torch.float32),
             "camera": torch.from_numpy(cameras),
             "measurements": torch.tensor(measurements, dtype=torch.float32),
+            "height_input_m": torch.tensor(height, dtype=torch.float32),
             "subject_index": row["subject_index"],
         }
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from body_models import BodyModelSource
+from body_models import BodyModelSource, SynthError
 from body_models.capture_pose import CapturePoseMapper
 from synth.dataset.atomic import atomic_write_bytes
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer
@@ -22,6 +22,7 @@ from synth.train.augment import AugmentConfig
 from synth.train.bodies import clamp_shape, denormalise, mean_vertex_error, model_for, neutral_vertices, posed_vertices
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig
+from synth.train.model import run_net
 
 LENGTHS_MM = [m for m in MEASUREMENT_NAMES if m.endswith("_m")]
 
@@ -65,8 +66,11 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource) ->
     mean_body = measurer.measure_shapes(stats.shape_mean[None].cpu().numpy())[0]
     subjects = 0
     for batch in DataLoader(data, batch_size=32):
+        if net.config.known_height and torch.isnan(batch["height_input_m"]).any():
+            raise SynthError(f"{checkpoint} takes the subject's height, but {uri} has no height labels "
+                             "(built with labels.measurements = false)")
         with torch.no_grad():
-            predicted = denormalise(net(batch["silhouettes"]), stats)
+            predicted = denormalise(run_net(net, batch), stats)
         count = len(batch["shape"])
         subjects += count
         guesses = {
@@ -78,13 +82,14 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource) ->
             for name, values in _errors(model, mapper, measured, shape.cpu(), pose.cpu(), batch).items():
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
-            "views": meta["views"], "body_model": model.version,
+            "views": meta["views"], "body_model": model.version, "known_height": net.config.known_height,
             "model": _summary(errors["model"]), "mean_body": _summary(errors["mean_body"])}
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Evaluation on {report['data']} ({report['split']}, {report['subjects']} subjects)", "",
-             f"Views: {', '.join(report['views'])}; body model {report['body_model']}. Errors in mm.", "",
+             f"Views: {', '.join(report['views'])}; body model {report['body_model']}"
+             f"{'; the model was given each true height' if report['known_height'] else ''}. Errors in mm.", "",
              "| metric | model mean | model median | mean-body mean | mean-body median |", "|---|---|---|---|---|"]
     for name, values in report["model"].items():
         base = report["mean_body"].get(name, {"mean": float("nan"), "median": float("nan")})

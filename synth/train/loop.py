@@ -24,7 +24,7 @@ from synth.train.bodies import dataset_body_model, denormalise, mean_vertex_erro
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.config import TrainConfig
 from synth.train.data import SilhouetteStream, StreamConfig, view_cameras
-from synth.train.model import NetConfig, SilhouetteNet
+from synth.train.model import NetConfig, SilhouetteNet, run_net
 from synth.train.plot import plot_curves
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def validate(net: SilhouetteNet, loader: DataLoader, stats: TargetStats, model: 
         for k, batch in enumerate(loader):
             if k >= batches:
                 break
-            shape = denormalise(net(batch["silhouettes"].to(device)), stats)["shape"].cpu()
+            shape = denormalise(run_net(net, batch_to(batch, device)), stats)["shape"].cpu()
             errors.append(mean_vertex_error(neutral_vertices(model, shape), neutral_vertices(model, batch["shape"])))
     net.train()
     return float(torch.cat(errors).mean()) * 1000.0
@@ -122,11 +122,15 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.run.seed)
     model, manifest = dataset_body_model(config.data.uri, source)
+    if config.model.known_height and not manifest["spec"]["labels"]["measurements"]:
+        raise SynthError(f"model.known_height needs height labels, but {config.data.uri} was built with "
+                         "labels.measurements = false; rebuild it with measurements on")
     train_stream = stream(config, config.data.train_split, train=True)
     val_stream = stream(config, config.data.val_split, train=False)
     net = SilhouetteNet(NetConfig(views=len(config.data.views), shape_size=model.shape_space.size,
                                   pose_size=len(manifest["body_model"]["capture_pose_labels"]),
-                                  width=config.model.width, input_size=config.data.input_size)).to(device)
+                                  width=config.model.width, input_size=config.data.input_size,
+                                  known_height=config.model.known_height)).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.optim.steps)
     step, best = 0, float("inf")
@@ -155,7 +159,7 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
             if step >= config.optim.steps:
                 break
             batch = batch_to(batch, device)
-            parts = losses(net(batch["silhouettes"]), batch, stats, model, config)
+            parts = losses(run_net(net, batch), batch, stats, model, config)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
             optimizer.step()

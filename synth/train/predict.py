@@ -54,11 +54,26 @@ def _write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
 
 
+def _height_input(net, height_m: float | None) -> torch.Tensor | None:
+    """The height (1,) the net takes, checked against what the checkpoint was trained with."""
+    if not net.config.known_height:
+        if height_m is not None:
+            raise SynthError("this checkpoint was trained without the subject's height; leave out --height-m")
+        return None
+    if height_m is None:
+        raise SynthError("this checkpoint takes the subject's standing height: pass --height-m (meters, e.g. 1.78)")
+    if not 0.5 <= height_m <= 2.5:
+        raise SynthError(f"--height-m {height_m}: expected a standing height in meters, 0.5..2.5")
+    return torch.tensor([height_m], dtype=torch.float32)
+
+
 def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSource,
-            mesh_format: str = "obj") -> dict[str, Any]:
-    """Write body.<fmt> (posed), body_neutral.<fmt> and prediction.json into `out`."""
+            mesh_format: str = "obj", height_m: float | None = None) -> dict[str, Any]:
+    """Write body.<fmt> (posed), body_neutral.<fmt> and prediction.json into `out`.
+    `height_m`: the subject's standing height in meters, for checkpoints that take it."""
     state = load_checkpoint(checkpoint)
     meta, net, stats = state["meta"], state["model"], state["stats"]
+    height = _height_input(net, height_m)
     views = meta["views"]
     if len(images) != len(views):
         raise SynthError(f"the checkpoint expects {len(views)} silhouettes ({', '.join(views)}, in that order), "
@@ -66,7 +81,7 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     frames = np.stack([frame_silhouette(read_silhouette(p), meta["input_size"]) for p in images])
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     with torch.no_grad():
-        predicted = denormalise(net(torch.from_numpy(frames)[None]), stats)
+        predicted = denormalise(net(torch.from_numpy(frames)[None], height), stats)
     shape = clamp_shape(model, predicted["shape"]).numpy().astype(np.float32)
     capture = predicted["capture_pose"].numpy()
     native = CapturePoseMapper(model).to_native(capture)
@@ -79,6 +94,7 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
                 model.faces)
     report = {
         "inputs": [str(p) for p in images],
+        "given_height_m": height_m,
         "views": views,
         "body_model": model.version,
         "shape": dict(zip(model.shape_space.labels, shape[0].tolist())),
