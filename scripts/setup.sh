@@ -25,6 +25,7 @@ if [ "$(cat "$VENV/.synth-key" 2>/dev/null)" != "$KEY" ]; then
   "$VENV/bin/pip" install -q -e ".[test]"
   echo "$KEY" > "$VENV/.synth-key"
 fi
-# Point the editable install at this checkout (a fresh clone may live elsewhere).
-"$VENV/bin/pip" install -q --no-deps -e . >/dev/null
+# Point the editable install at this checkout (a fresh clone may live elsewhere); pip's
+# build chatter is shown only if it fails.
+if ! log="$("$VENV/bin/pip" install -q --no-deps -e . 2>&1)"; then echo "$log" >&2; exit 1; fi
 "$VENV/bin/synth" models prepare
