@@ -158,7 +158,8 @@ def test_second_build_into_the_same_folder_is_locked_out(tmp_path):
 
 
 def test_hugging_face_datasets_decodes_images(smoke_dataset):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     files = sorted(str(p) for p in smoke_dataset.glob("train-*.parquet"))
     ds = datasets.load_dataset("parquet", data_files=files, split="train")
     assert isinstance(ds.features["silhouettes"].feature, datasets.Image)
@@ -176,6 +177,23 @@ def test_ray_data_reads_the_shards(smoke_dataset):
         assert set(ds.schema().names) >= {"silhouettes", "K", "R", "t", "shape"}
     finally:
         ray.shutdown()
+
+
+def test_duckdb_and_polars_read_the_shards(smoke_dataset):
+    import duckdb
+    import polars as pl
+
+    from synth.images import decode_silhouette
+
+    expected: dict[str, int] = {}
+    for entry in json.loads((smoke_dataset / "dataset.json").read_text())["shards"]:
+        expected[entry["split"]] = expected.get(entry["split"], 0) + entry["num_rows"]
+    pattern = str(smoke_dataset / "*.parquet")
+    assert dict(duckdb.sql(f"SELECT split, count(*) FROM '{pattern}' GROUP BY split").fetchall()) == expected
+    ((png,),) = duckdb.sql(f"SELECT silhouettes[1].bytes FROM '{pattern}' WHERE subject_index = 0").fetchall()
+    row = pl.scan_parquet(pattern).filter(pl.col("subject_index") == 0).select("silhouettes", "K").collect()
+    assert row["silhouettes"][0][0]["bytes"] == png and decode_silhouette(png).any()
+    assert len(row["K"][0][0]) == 9
 
 
 def test_png_tree_and_preview(tmp_path, anny_source):
