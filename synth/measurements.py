@@ -54,13 +54,19 @@ class Measurements:
 MEASUREMENT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Measurements))
 
 
+_NAVY_RANGE_PCT = 75.0
+
+
 def navy_body_fat_pct(neck_m: float, waist_m: float, hip_m: float, height_m: float, female: float) -> float:
-    """US Navy body-fat estimate (%), linearly blended between the male and female equations."""
+    """US Navy body-fat estimate (%), linearly blended between the male and female equations;
+    NaN outside the range the equations were fitted on (a waist no wider than the neck,
+    or a result outside 0-75 %)."""
     neck, waist, hip, height = (100.0 * x for x in (neck_m, waist_m, hip_m, height_m))
     with np.errstate(invalid="ignore", divide="ignore"):
         male = 495.0 / (1.0324 - 0.19077 * np.log10(waist - neck) + 0.15456 * np.log10(height)) - 450.0
         woman = 495.0 / (1.29579 - 0.35004 * np.log10(waist + hip - neck) + 0.22100 * np.log10(height)) - 450.0
-    return float((1.0 - female) * male + female * woman)
+    estimate = float((1.0 - female) * male + female * woman)
+    return estimate if 0.0 <= estimate <= _NAVY_RANGE_PCT else float("nan")
 
 
 def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:

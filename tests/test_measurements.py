@@ -48,6 +48,11 @@ def test_navy_equations_match_published_examples():
     assert navy_body_fat_pct(0.33, 0.76, 1.00, 1.65, female=1.0) == pytest.approx(30.0, abs=1.0)
 
 
+def test_navy_estimate_is_nan_outside_its_range():
+    assert np.isnan(navy_body_fat_pct(0.40, 0.38, 0.45, 1.75, female=0.0))  # waist narrower than neck
+    assert np.isnan(navy_body_fat_pct(0.30, 1.80, 1.90, 1.50, female=1.0))  # far beyond 75 %
+
+
 def _measure_varying(model, base: np.ndarray, component: int, values) -> list:
     shapes = np.tile(base, (len(values), 1)).astype(np.float32)
     shapes[:, component] = values

@@ -62,7 +62,7 @@ _MEASUREMENT_DOCS = {
     "volume_m3": "body volume, cubic meters",
     "mass_kg": "volume x 985 kg/m^3, kilograms",
     "bmi_kg_m2": "mass / height^2, kg/m^2",
-    "body_fat_pct": "US Navy circumference estimate, percent (anthropometric, not clinical)",
+    "body_fat_pct": "US Navy circumference estimate, percent (anthropometric, not clinical; NaN outside 0-75 %)",
 }
 COLUMNS.update({name: (_F32, _value("float32"), doc) for name, doc in _MEASUREMENT_DOCS.items()})
 
