@@ -144,14 +144,15 @@ class AnnyBody(BodyModel):
     def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
         """Phenotypes (len(rngs), 6) from Anny's calibrated, age-conditioned distribution.
 
-        Morphological age is uniform over `prior.age_years`; gender uniform in [0, 1];
+        Morphological age is uniform over `prior.age_years`; gender uniform within its male
+        [0, 0.5] and female (0.5, 1] halves, female with probability `prior.female_share`;
         height, weight, muscle and proportions are drawn from Anny's per-sex Beta
         distributions at that age. Row i uses `rngs[i]` only (never torch's global
         generator); the age-to-parameter interpolation runs once for all rows.
         """
         calibrated = self._calibrated_prior()
         ages = np.array([rng.uniform(*prior.age_years) for rng in rngs])
-        genders = np.array([rng.uniform(0.0, 1.0) for rng in rngs])
+        genders = np.array([prior.gender_from_uniform(rng.uniform(0.0, 1.0)) for rng in rngs])
         anny_age = calibrated.morphological_age_mapping.morphological_to_anny_age(
             torch.as_tensor(ages, dtype=torch.float64))
         params = {(label, sex): [p.numpy() for p in getattr(

@@ -51,11 +51,22 @@ class ShapePrior:
     """What the user asks of sampled shapes; each backend uses the fields that apply.
 
     age_years: (low, high) morphological age in years (Anny). beta_sigma: standard
-    deviation of every beta component (SMPL family).
+    deviation of every beta component (SMPL family). female_share: probability that a
+    body is female (Anny: gender phenotype above 0.5; SMPL family: gender "mixed").
     """
 
     age_years: tuple[float, float] = (18.0, 80.0)
     beta_sigma: float = 1.0
+    female_share: float = 0.5
+
+    def gender_from_uniform(self, u: float) -> float:
+        """Map a uniform draw u in [0, 1) to Anny's gender phenotype in [0, 1] (above 0.5 is
+        female) so that P(gender > 0.5) = female_share; uniform within each half, and the
+        identity (bit for bit) at female_share = 0.5."""
+        male_share = 1.0 - self.female_share
+        if u < male_share:
+            return 0.5 * u / male_share
+        return 0.5 + 0.5 * (u - male_share) / self.female_share
 
 
 @dataclass(frozen=True)

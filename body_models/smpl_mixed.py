@@ -16,8 +16,6 @@ from body_models.base import BodyModel, ParamSpace, ShapePrior
 from body_models.errors import SynthError
 from body_models.smpl_family import SMPLFamilyBody
 
-FEMALE_SHARE = 0.5
-"""Probability that a sampled body is female."""
 
 
 class SMPLFamilyMixedBody(BodyModel):
@@ -50,9 +48,9 @@ class SMPLFamilyMixedBody(BodyModel):
 
     def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
         """Betas as the single-gender backend draws them, then female (1) with probability
-        `FEMALE_SHARE`, else male (0); row i from `rngs[i]` only."""
+        `prior.female_share`, else male (0); row i from `rngs[i]` only."""
         betas = self._female.sample_shapes(rngs, prior)
-        female = np.array([[float(rng.uniform() < FEMALE_SHARE)] for rng in rngs], np.float32)
+        female = np.array([[float(rng.uniform() < prior.female_share)] for rng in rngs], np.float32)
         return np.concatenate([betas, female], 1)
 
     def female_fraction(self, shape: np.ndarray) -> float:

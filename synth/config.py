@@ -50,10 +50,12 @@ class BodyModelSection:
 @dataclass(frozen=True)
 class ShapeSection:
     """age_years: morphological age range (Anny; [18, 90] for adults only);
-    beta_sigma: std of each beta (SMPL family)."""
+    beta_sigma: std of each beta (SMPL family); female_share: fraction of bodies that are
+    female (Anny's gender phenotype, or the SMPL file under gender "mixed")."""
 
     age_years: Range = (18.0, 80.0)
     beta_sigma: float = 1.0
+    female_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
     "body_model.name": ("str", 1, 32), "body_model.model_path": ("str", 0, 4096),
     "body_model.gender": ("str", 1, 16), "body_model.num_betas": ("int", 1, 300),
     "shape.age_years": ("range", 0, 90), "shape.beta_sigma": ("float", 0, 5),
+    "shape.female_share": ("float", 0, 1),
     "pose.extra_jitter_deg": ("float", 0, 45),
     "camera.width": ("int", 16, 4096), "camera.height": ("int", 16, 4096),
     "camera.vertical_fov_deg": ("range", 10, 120), "camera.distance_m": ("range", 0.5, 20),

@@ -67,7 +67,8 @@ def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper
                       indices: list[int]) -> list[Subject]:
     """Sample, pose, place and frame the subjects `indices` (one batched forward pass)."""
     rngs = [subject_rng(spec.job.seed, i) for i in indices]
-    prior = ShapePrior(age_years=spec.shape.age_years, beta_sigma=spec.shape.beta_sigma)
+    prior = ShapePrior(age_years=spec.shape.age_years, beta_sigma=spec.shape.beta_sigma,
+                       female_share=spec.shape.female_share)
     shapes = model.sample_shapes(rngs, prior)
     capture = np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs])
     poses = mapper.to_native(capture)

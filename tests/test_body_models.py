@@ -117,6 +117,19 @@ def test_a_shape_row_depends_only_on_its_own_generator(anny_model):
     assert np.array_equal(together, alone) and np.array_equal(together, reordered[::-1])
 
 
+@pytest.mark.parametrize("share", [0.0, 0.2, 0.5, 1.0])
+def test_female_share_sets_the_sex_ratio(anny_model, smpl_dir, anny_source, share):
+    prior = ShapePrior(female_share=share)
+    rngs = [np.random.default_rng(k) for k in range(2000)]
+    genders = anny_model.sample_shapes(rngs, prior)[:, anny_model.shape_space.labels.index("gender")]
+    assert abs((genders > 0.5).mean() - share) < 0.04 and genders.min() >= 0 and genders.max() <= 1
+    halves = [g for g in (genders[genders <= 0.5], genders[genders > 0.5] - 0.5) if g.size > 50]
+    assert all(abs(h.mean() - 0.25) < 0.04 for h in halves)  # uniform within each half
+    mixed = create("smpl", _smpl_source(anny_source, smpl_dir, "mixed"))
+    flags = mixed.sample_shapes([np.random.default_rng(k) for k in range(2000)], prior)[:, -1]
+    assert abs(flags.mean() - share) < 0.04
+
+
 def test_missing_smpl_file_names_where_it_looked(tmp_path, anny_source):
     source = BodyModelSource(anny_cache=anny_source.anny_cache, model_path=tmp_path)
     with pytest.raises(SynthError) as err:

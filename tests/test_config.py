@@ -34,6 +34,7 @@ def test_shipped_jobs_are_valid(job):
     ({"views": {"names": ["front", "front"]}}, "distinct names"),
     ({"views": {"names": ["front"], "yaw_deg": [0.0, 90.0]}}, "give one azimuth per view"),
     ({"body_model": {"name": "smpl9"}}, "body_model.name = 'smpl9': expected one of anny"),
+    ({"shape": {"female_share": 1.5}}, "shape.female_share = 1.5"),
     ({"body_model": {"gender": "both"}}, "body_model.gender = 'both': expected one of neutral, female, male, mixed"),
     ({"camera": {"vertical_fov_deg": [10.0, 12.0], "distance_m": [1.0, 2.0]}}, "less than a 2.1 m subject"),
     ({"pose": {"knee_flexion_deg": 5}}, "pose.knee_flexion_deg = 5"),
