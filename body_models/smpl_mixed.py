@@ -17,6 +17,10 @@ from body_models.errors import SynthError
 from body_models.smpl_family import SMPLFamilyBody
 
 
+def _is_female(shape):
+    """Which bodies use the female file: last shape entry above 0.5 (numpy or torch, (..., S))."""
+    return shape[..., -1] > 0.5
+
 
 class SMPLFamilyMixedBody(BodyModel):
     """SMPL / SMPL-H / SMPL-X with the gender chosen per body by the last shape entry."""
@@ -42,7 +46,7 @@ class SMPLFamilyMixedBody(BodyModel):
         # its own; gradients reach the betas of either.
         female = self._female.forward(shape[:, :-1], pose)  # both native frames are the canonical one
         male = self._male.forward(shape[:, :-1], pose)
-        is_female = (shape[:, -1] > 0.5)[:, None, None]
+        is_female = _is_female(shape)[:, None, None]
         return (torch.where(is_female, female.vertices, male.vertices),
                 torch.where(is_female, female.joints, male.joints))
 
@@ -55,4 +59,4 @@ class SMPLFamilyMixedBody(BodyModel):
 
     def female_fraction(self, shape: np.ndarray) -> float:
         """1 for a body posed with the female file, 0 for the male one."""
-        return float(shape[-1] > 0.5)
+        return float(_is_female(shape))

@@ -39,7 +39,8 @@ class JobSection:
 @dataclass(frozen=True)
 class BodyModelSection:
     """name: backend; model_path: SMPL-family file or folder (else SYNTH_MODEL_PATH);
-    gender / num_betas: SMPL family (gender "mixed": each body female or male, half each)."""
+    gender / num_betas: SMPL family (gender "mixed": each body female or male, see
+    shape.female_share)."""
 
     name: str = DEFAULT_BACKEND
     model_path: str = ""
@@ -173,9 +174,9 @@ def _cross_checks(spec: JobSpec) -> list[str]:
                         f"{len(spec.views.names)}: give one azimuth per view")
     if spec.body_model.name not in BACKENDS:
         problems.append(f"body_model.name = {spec.body_model.name!r}: expected one of {', '.join(BACKENDS)}")
-    if spec.body_model.gender not in (*GENDERS, MIXED):
-        problems.append(f"body_model.gender = {spec.body_model.gender!r}: expected one of "
-                        f"{', '.join((*GENDERS, MIXED))}")
+    genders = (*GENDERS, MIXED)
+    if spec.body_model.gender not in genders:
+        problems.append(f"body_model.gender = {spec.body_model.gender!r}: expected one of {', '.join(genders)}")
     cam = spec.camera
     widest = math.radians(cam.vertical_fov_deg[1])
     usable = 1.0 - 2.0 * cam.margin_px / cam.height
