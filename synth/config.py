@@ -16,7 +16,7 @@ from typing import Any
 
 from body_models import BACKENDS, DEFAULT_BACKEND, SynthError
 from body_models.smpl_family import GENDERS, MIXED
-from synth.validation import apply_overrides, build_sections, read_toml
+from synth.validation import apply_overrides, build_sections, plain_dict, read_toml
 
 Range = tuple[float, float]
 _TALLEST_SUBJECT_M = 2.1
@@ -133,7 +133,7 @@ class JobSpec:
     render: RenderSection = RenderSection()
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        return plain_dict(self)
 
     def content_hash(self) -> str:
         """sha256 of everything that decides the dataset's content."""

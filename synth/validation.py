@@ -8,6 +8,7 @@ low..high); splits ({name = fraction} summing to 1).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -16,6 +17,11 @@ from typing import Any
 from body_models import SynthError
 
 Limits = dict[str, tuple[str, float, float]]
+
+
+def plain_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-ready nested dicts (tuples become lists), as it is stored."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -1,13 +1,11 @@
 """Training config: TOML -> validated, frozen `TrainConfig` (same rules as job specs)."""
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synth.validation import apply_overrides, build_sections, read_toml
+from synth.validation import apply_overrides, build_sections, plain_dict, read_toml
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ class TrainConfig:
     run: RunSection = RunSection()
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        return plain_dict(self)
 
 
 _CLASSES = {"data": DataSection, "model": ModelSection, "optim": OptimSection, "run": RunSection}
