@@ -34,7 +34,8 @@ from synth.build import BuildOptions, run_build  # noqa: E402
 from synth.config import load_spec  # noqa: E402
 from synth.plan import plan_shards  # noqa: E402
 from synth.shard import ShardBuilder  # noqa: E402
-from synth.subjects import generate_subjects  # noqa: E402
+from synth.population.sampler import shape_sampler  # noqa: E402
+from synth.subjects import generate_subjects, shape_prior  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "jobs" / "quickstart.toml"
@@ -63,10 +64,11 @@ def naive_loop(spec, subjects: int) -> float:
 
     model = create(spec.body_model.name, _source())
     mapper = CapturePoseMapper(model)
+    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference)
     renderer = pyrender.OffscreenRenderer(spec.camera.width, spec.camera.height)
     started = time.perf_counter()
     for index in range(subjects):
-        subject = generate_subjects(spec, model, mapper, [index])[0]
+        subject = generate_subjects(spec, model, mapper, shapes, [index])[0]
         mesh = pyrender.Mesh.from_trimesh(trimesh.Trimesh(subject.vertices, model.faces, process=False))
         for view in subject.views:
             scene = pyrender.Scene()
@@ -111,7 +113,8 @@ def render_floor(spec, renders: int, stock: bool) -> float:
     from synth.render.renderer import SilhouetteRenderer, camera_pose
 
     model = create(spec.body_model.name, _source())
-    subject = generate_subjects(spec, model, CapturePoseMapper(model), [0])[0]
+    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference)
+    subject = generate_subjects(spec, model, CapturePoseMapper(model), shapes, [0])[0]
     cameras = [v.camera for v in subject.views]
     if stock:
         import trimesh

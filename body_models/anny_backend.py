@@ -1,10 +1,17 @@
 """Anny (NAVER, Apache-2.0): the default body model, shipped with its PyPI package.
 
 Native frame: meters, +z up, the subject faces -y, the subject's left is +x; the root
-bone sits at the pelvis. Shape: six phenotype values in [0, 1] (gender 0 = male,
-1 = female; age, muscle, weight, height, proportions). Pose: one axis-angle per bone
-(104 bones) about native-frame axes ("local-ref" parameterisation). Joints: the bone
-heads.
+bone sits at the pelvis. Pose: one axis-angle per bone (104 bones) about native-frame
+axes ("local-ref" parameterisation). Joints: the bone heads.
+
+Two shape spaces (`SHAPE_SPACES`):
+- "phenotypes": Anny's six default phenotypes in [0, 1] (gender 0 = male, 1 = female;
+  age, muscle, weight, height, proportions).
+- "body": all eleven phenotypes (adds cupsize, firmness and the african / asian /
+  caucasian blends) followed by the body-relevant local targets of `BODY_LOCAL_CHANGES`
+  in [-1, 1] (negative values apply the matching "decr" target; 0 leaves the body as
+  the phenotypes made it). Left/right targets share one value, so bodies stay
+  symmetric. Face, ear, nose, mouth and eye targets are not loaded (held at zero).
 """
 from __future__ import annotations
 
@@ -28,20 +35,53 @@ _BETA_LABELS = ("height", "weight", "muscle", "proportions")  # phenotypes with 
 _NATIVE_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
+SHAPE_SPACES = ("body", "phenotypes")
+BODY_SPACE_VERSION = "body-1"
+BODY_LOCAL_CHANGES: dict[str, tuple[str, ...]] = {
+    # shape label -> Anny local-change targets it drives (one value for left and right)
+    "stomach-pregnant-incr": ("stomach-pregnant-incr",),
+    "stomach-tone-incr": ("stomach-tone-incr",),
+    "measure-waist-circ-incr": ("measure-waist-circ-incr",),
+    "measure-hips-circ-incr": ("measure-hips-circ-incr",),
+    "measure-bust-circ-incr": ("measure-bust-circ-incr",),
+    "measure-underbust-circ-incr": ("measure-underbust-circ-incr",),
+    "buttocks-volume-incr": ("buttocks-volume-incr",),
+    "neck-double-incr": ("neck-double-incr",),
+    "measure-neck-circ-incr": ("measure-neck-circ-incr",),
+    "upperarm-fat-incr": ("l-upperarm-fat-incr", "r-upperarm-fat-incr"),
+    "lowerarm-fat-incr": ("l-lowerarm-fat-incr", "r-lowerarm-fat-incr"),
+    "upperleg-fat-incr": ("l-upperleg-fat-incr", "r-upperleg-fat-incr"),
+    "lowerleg-fat-incr": ("l-lowerleg-fat-incr", "r-lowerleg-fat-incr"),
+    "measure-upperarm-circ-incr": ("measure-upperarm-circ-incr",),
+    "measure-thigh-circ-incr": ("measure-thigh-circ-incr",),
+    "measure-calf-circ-incr": ("measure-calf-circ-incr",),
+    "hip-scale-horiz-incr": ("hip-scale-horiz-incr",),
+    "hip-scale-depth-incr": ("hip-scale-depth-incr",),
+    "torso-scale-horiz-incr": ("torso-scale-horiz-incr",),
+    "torso-scale-depth-incr": ("torso-scale-depth-incr",),
+    "torso-vshape-incr": ("torso-vshape-incr",),
+    "measure-shoulder-dist-incr": ("measure-shoulder-dist-incr",),
+    "upperarm-muscle-incr": ("l-upperarm-muscle-incr", "r-upperarm-muscle-incr"),
+    "upperleg-muscle-incr": ("l-upperleg-muscle-incr", "r-upperleg-muscle-incr"),
+}
+_EXTRA_PHENOTYPE_BETA = 2.0  # cupsize and firmness ~ Beta(2, 2) when sampled without a reference
+LOCAL_CHANGE_SIGMA = 0.25  # std of each local target's N(0, sigma^2) draw (clipped to [-1, 1])
+
+
 def anny_cache_is_built(cache_dir: Path) -> bool:
     """Whether Anny's built model data already lies under `cache_dir`."""
     return any(cache_dir.glob("v*/*.safetensors"))
 
 
-def _build_with_progress(cache_dir: Path):
-    """Build `anny.Anny()`, showing a progress line while the one-time cache is made."""
+def _build_with_progress(cache_dir: Path, **options):
+    """Build `anny.Anny(**options)`, showing a progress line while the one-time cache is made."""
     import anny
     import anny.paths
     from tqdm import tqdm
 
     anny.paths.set_anny_cache_path(cache_dir)
     if anny_cache_is_built(cache_dir):
-        return anny.Anny()
+        return anny.Anny(**options)
     log.warning("Building Anny's model data once (about 1-3 minutes, ~800 MB under %s); "
                 "later runs load it in under a second.", cache_dir)
     done = threading.Event()
@@ -54,7 +94,7 @@ def _build_with_progress(cache_dir: Path):
     ticker = threading.Thread(target=tick, daemon=True)
     ticker.start()
     try:
-        return anny.Anny()
+        return anny.Anny(**options)
     finally:
         done.set()
         ticker.join()
@@ -89,12 +129,22 @@ def _init_warp_quietly(warp) -> None:
         os.close(saved)
 
 
+def _anny_options(space: str) -> dict:
+    if space == "phenotypes":
+        return {}
+    targets = [t for group in BODY_LOCAL_CHANGES.values() for t in group]
+    return {"local_changes": targets, "phenotypes": "all"}
+
+
 class AnnyBody(BodyModel):
-    """The Anny full body (13,718 vertices, 27,420 triangles, 104 bones)."""
+    """The Anny full body (13,718 vertices, 27,420 triangles, 104 bones) in one of
+    `SHAPE_SPACES`."""
 
     name = "anny"
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, space: str = "body") -> None:
+        if space not in SHAPE_SPACES:
+            raise SynthError(f"Unknown Anny shape space {space!r}; expected one of {', '.join(SHAPE_SPACES)}.")
         try:
             import warp
 
@@ -104,14 +154,24 @@ class AnnyBody(BodyModel):
         except ImportError as err:  # pragma: no cover - anny is a hard dependency
             raise SynthError("The 'anny' package is not installed: pip install anny") from err
         try:
-            self._model = _build_with_progress(Path(cache_dir))
+            self._model = _build_with_progress(Path(cache_dir), **_anny_options(space))
         except OSError as err:
             raise SynthError(f"Cannot build or read Anny's cache in {cache_dir}: {err}. "
                              "Set ANNY_CACHE_DIR (or --anny-cache) to a writable folder "
                              "with ~1 GB free.") from err
         self._model.requires_grad_(False)
-        self.version = f"anny-{anny.__version__}"
-        self.shape_space = ParamSpace("shape", tuple(self._model.phenotype_labels), 0.0, 1.0, "unitless")
+        self.space = space
+        phenotypes = tuple(self._model.phenotype_labels)
+        self._phenotypes = len(phenotypes)
+        if space == "phenotypes":
+            self.version = f"anny-{anny.__version__}"
+            self.shape_space = ParamSpace("shape", phenotypes, 0.0, 1.0, "unitless")
+        else:
+            self.version = f"anny-{anny.__version__}/{BODY_SPACE_VERSION}"
+            locals_ = tuple(BODY_LOCAL_CHANGES)
+            self.shape_space = ParamSpace("shape", phenotypes + locals_, (0.0,) * len(phenotypes) + (-1.0,) * len(locals_),
+                                          1.0, "unitless")
+        self._local_map = self._local_change_map()
         bones = tuple(self._model.bone_labels)
         self.pose_space = ParamSpace(
             "pose", tuple(f"{b}_{a}" for b in bones for a in "xyz"), -np.pi, np.pi, "radians")
@@ -138,17 +198,38 @@ class AnnyBody(BodyModel):
         rotations = roma.rotvec_to_rotmat(pose.to(dtype).reshape(batch, -1, 3))
         transforms = torch.eye(4, dtype=dtype).repeat(batch, rotations.shape[1], 1, 1)
         transforms[..., :3, :3] = rotations
-        out = self._model(pose_parameters=transforms, phenotype_kwargs=shape.to(dtype))
+        shape = shape.to(dtype)
+        local_changes = None
+        if self._local_map is not None:
+            local_changes = shape[:, self._phenotypes:] @ self._local_map.to(shape.device)
+        out = self._model(pose_parameters=transforms, phenotype_kwargs=shape[:, :self._phenotypes],
+                          local_changes_kwargs=local_changes)
         return out["vertices"], out["bone_poses"][..., :3, 3]
 
-    def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
-        """Phenotypes (len(rngs), 6) from Anny's calibrated, age-conditioned distribution.
+    def _local_change_map(self) -> torch.Tensor | None:
+        """(shape locals, Anny local targets) 0/1 matrix: which targets each shape label drives."""
+        targets = list(self._model.local_change_labels)
+        if not targets:
+            return None
+        mapping = torch.zeros(len(BODY_LOCAL_CHANGES), len(targets), dtype=self._model.dtype)
+        for row, group in enumerate(BODY_LOCAL_CHANGES.values()):
+            for target in group:
+                mapping[row, targets.index(target)] = 1.0
+        return mapping
 
-        Morphological age is uniform over `prior.age_years`; gender uniform within its male
-        [0, 0.5] and female (0.5, 1] halves, female with probability `prior.female_share`;
-        height, weight, muscle and proportions are drawn from Anny's per-sex Beta
-        distributions at that age. Row i uses `rngs[i]` only (never torch's global
-        generator); the age-to-parameter interpolation runs once for all rows.
+    def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
+        """Shapes (len(rngs), shape_space.size) float32.
+
+        The six default phenotypes come from Anny's calibrated, age-conditioned
+        distribution: morphological age uniform over `prior.age_years`; gender uniform
+        within its male [0, 0.5] and female (0.5, 1] halves, female with probability
+        `prior.female_share`; height, weight, muscle and proportions from Anny's per-sex
+        Beta distributions at that age. In the "body" space, cupsize and firmness are
+        Beta(2, 2), the three ancestry blends a flat Dirichlet draw, and each local
+        target N(0, LOCAL_CHANGE_SIGMA^2) clipped to [-1, 1] (this space's own prior;
+        `synth.population` calibrates it to a reference). Row i uses `rngs[i]` only
+        (never torch's global generator), drawing in that order; the age-to-parameter
+        interpolation runs once for all rows.
         """
         calibrated = self._calibrated_prior()
         ages = np.array([rng.uniform(*prior.age_years) for rng in rngs])
@@ -162,7 +243,18 @@ class AnnyBody(BodyModel):
                            for label in _BETA_LABELS] for i, rng in enumerate(rngs)])  # (N, labels, sexes)
         values = dict(zip(_BETA_LABELS, np.where(genders[:, None] <= 0.5, drawn[..., 0], drawn[..., 1]).T))
         values.update(age=anny_age.numpy(), gender=genders)
-        return np.stack([np.clip(values[k], 0.0, 1.0) for k in self.shape_space.labels], 1).astype(np.float32)
+        default = np.stack([np.clip(values[k], 0.0, 1.0) for k in self.shape_space.labels[:len(values)]], 1)
+        if self.space == "phenotypes":
+            return default.astype(np.float32)
+        extra = np.array([self._sample_extra(rng) for rng in rngs]).reshape(len(rngs), -1)
+        return np.concatenate([default, extra], 1).astype(np.float32)
+
+    def _sample_extra(self, rng: np.random.Generator) -> np.ndarray:
+        """One row's body-space components after the six default phenotypes."""
+        cup_firm = rng.beta(_EXTRA_PHENOTYPE_BETA, _EXTRA_PHENOTYPE_BETA, size=2)
+        ancestry = rng.dirichlet(np.ones(3))
+        local = np.clip(rng.normal(0.0, LOCAL_CHANGE_SIGMA, size=len(BODY_LOCAL_CHANGES)), -1.0, 1.0)
+        return np.concatenate([cup_firm, ancestry, local])
 
     def female_fraction(self, shape: np.ndarray) -> float:
         """Anny's gender phenotype (0 male, 1 female)."""

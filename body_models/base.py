@@ -19,19 +19,25 @@ import torch
 class ParamSpace:
     """One named, flat parameter vector a backend takes.
 
-    labels: one name per component; low/high: the valid range of each component
-    (inclusive); unit: what the numbers mean ("unitless", "radians", ...).
+    labels: one name per component; low/high: the valid range (inclusive), one number
+    for every component or one per component; unit: what the numbers mean
+    ("unitless", "radians", ...).
     """
 
     name: str
     labels: tuple[str, ...]
-    low: float
-    high: float
+    low: float | tuple[float, ...]
+    high: float | tuple[float, ...]
     unit: str
 
     @property
     def size(self) -> int:
         return len(self.labels)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high), each (size,) float32."""
+        return tuple(np.broadcast_to(np.asarray(b, np.float32), (self.size,)).copy()
+                     for b in (self.low, self.high))
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,8 @@ class BodyModel(abc.ABC):
 
     def neutral_shape(self) -> np.ndarray:
         """The shape vector of the model's average body, (shape_space.size,) float32."""
-        return np.full(self.shape_space.size, 0.5 * (self.shape_space.low + self.shape_space.high), np.float32)
+        low, high = self.shape_space.bounds()
+        return 0.5 * (low + high)
 
     def rest_pose(self) -> np.ndarray:
         """The native pose vector that leaves every joint at rest, (pose_space.size,)."""

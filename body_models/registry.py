@@ -18,14 +18,16 @@ DEFAULT_BACKEND = "anny"
 class BodyModelSource:
     """Where a backend's data lives.
 
-    anny_cache: Anny's build cache folder. model_path: a SMPL-family file, or a folder
-    holding `<type>/<TYPE>_<GENDER>.{npz,pkl}`. gender / num_betas: SMPL family only.
+    anny_cache: Anny's build cache folder. anny_space: Anny's shape space ("body" or
+    "phenotypes", see `body_models.anny_backend`). model_path: a SMPL-family file, or a
+    folder holding `<type>/<TYPE>_<GENDER>.{npz,pkl}`. gender / num_betas: SMPL family only.
     """
 
     anny_cache: Path
     model_path: Path | None = None
     gender: str = "neutral"  # or "mixed": female and male files, chosen per body
     num_betas: int = 10
+    anny_space: str = "body"
 
 
 def create(name: str, source: BodyModelSource) -> BodyModel:
@@ -33,7 +35,7 @@ def create(name: str, source: BodyModelSource) -> BodyModel:
     if name == "anny":
         from body_models.anny_backend import AnnyBody
 
-        return AnnyBody(source.anny_cache)
+        return AnnyBody(source.anny_cache, source.anny_space)
     if name in BACKENDS and source.gender == MIXED:
         from body_models.smpl_mixed import SMPLFamilyMixedBody
 

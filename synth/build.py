@@ -32,6 +32,10 @@ from synth.dataset.schema import SCHEMA_VERSION, COLUMN_DOCS
 from synth.dataset.stats import measurement_summary
 from synth.dataset.writer import file_sha256, write_shard
 from synth.plan import ShardPlan, plan_shards, split_ranges
+from synth.population.reference import load_reference
+from synth.population.report import compare as compare_population
+from synth.population.report import markdown as population_markdown
+from synth.population.sampler import NO_REFERENCE
 
 log = logging.getLogger(__name__)
 LOCK = ".synth.lock"
@@ -170,7 +174,7 @@ def describe_model(model: BodyModel) -> dict[str, Any]:
         "version": model.version,
         "frame": "meters, +y up, subject faces +z, subject's left +x; feet on y=0",
         "shape_labels": list(model.shape_space.labels),
-        "shape_range": [model.shape_space.low, model.shape_space.high],
+        "shape_range": [bound.tolist() for bound in model.shape_space.bounds()],  # [low (S,), high (S,)]
         "pose_labels": list(model.pose_space.labels),
         "capture_pose_labels": list(POSE_DOFS),
         "joint_names": list(model.skeleton.joint_names),
@@ -261,10 +265,22 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
                 bar.update(plan.num_subjects)
         manifest["complete"] = len(entries) == len(plans)
         manifest["measurements"] = measurement_summary(out, manifest)
+        manifest["population"] = _population(out, spec) if manifest["complete"] else None
         write_manifest(out, manifest)
         write_card(out, manifest)
         return BuildSummary(total, len(todo), len(finished), time.perf_counter() - started, written,
                             first_seconds, first_subjects)
+
+
+def _population(out: Path, spec: JobSpec) -> dict[str, Any] | None:
+    """The finished dataset beside its reference population (None without one or without
+    measurements)."""
+    if spec.shape.reference == NO_REFERENCE or not spec.labels.measurements:
+        return None
+    table = load_reference(spec.shape.reference)
+    report = compare_population(out, table)
+    return {"reference": table.name, "reference_sha256": file_sha256(table.path), "markdown": population_markdown(report),
+            "report": report.to_dict()}
 
 
 def default_workers() -> int:

@@ -29,11 +29,11 @@ class SynthGroup(click.Group):
 
 
 def _source(model_path: str | None, anny_cache: str | None, gender: str = "neutral",
-            num_betas: int = 10) -> BodyModelSource:
+            num_betas: int = 10, anny_space: str = "body") -> BodyModelSource:
     path = model_path or os.environ.get("SYNTH_MODEL_PATH") or None
     cache = anny_cache or os.environ.get("ANNY_CACHE_DIR") or Path.home() / ".cache" / "anny"
     return BodyModelSource(anny_cache=Path(cache), model_path=Path(path) if path else None,
-                           gender=gender, num_betas=num_betas)
+                           gender=gender, num_betas=num_betas, anny_space=anny_space)
 
 
 model_path_option = click.option("--model-path", type=click.Path(), default=None,
@@ -72,7 +72,7 @@ def build(job: Path, out: Path | None, workers: int | None, address: str | None,
     spec = load_spec(job, list(overrides))
     out = out or DEFAULT_OUTPUTS / spec.job.name
     source = _source(model_path or spec.body_model.model_path or None, anny_cache,
-                     spec.body_model.gender, spec.body_model.num_betas)
+                     spec.body_model.gender, spec.body_model.num_betas, spec.body_model.shape_space)
     options = BuildOptions(out=out, source=source, workers=default_workers() if workers is None else workers,
                            address=address, overwrite=overwrite, progress=not no_progress)
     summary = run_build(spec, options)
@@ -109,6 +109,21 @@ def preview(dataset: Path, out: Path | None, subjects: int) -> None:
     for line in lines:
         click.echo(line)
     click.echo(f"contact sheet: {sheet}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--reference", default=None,
+              help="Bundled reference name or CSV path (default: the dataset's shape.reference, else nhanes-2021-2023).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for population.md, population.json and population.png (default: DATASET).")
+def population(dataset: Path, reference: str | None, out: Path | None) -> None:
+    """Compare DATASET's measured bodies with a reference population, per sex: table and plot."""
+    from synth.population.report import markdown, write_population
+
+    report, paths = write_population(dataset, reference, out or dataset)
+    click.echo(markdown(report))
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
 @main.command()
@@ -194,12 +209,16 @@ def list_models(model_path: str | None, anny_cache: str | None, gender: str) -> 
 @models.command("prepare")
 @anny_cache_option
 def prepare(anny_cache: str | None) -> None:
-    """Build Anny's model cache now (once, ~1-3 min), so builds and workers start fast."""
+    """Build Anny's model cache for every shape space now (once, ~1-3 min), so builds and
+    workers start fast."""
     from body_models import create
+    from body_models.anny_backend import SHAPE_SPACES
 
-    source = _source(None, anny_cache)
-    model = create("anny", source)
-    click.echo(f"{model.version} ready; cache at {source.anny_cache}")
+    for space in SHAPE_SPACES:
+        source = _source(None, anny_cache, anny_space=space)
+        model = create("anny", source)
+        click.echo(f"{model.version} ({space} shape space, {model.shape_space.size} parameters) ready; "
+                   f"cache at {source.anny_cache}")
 
 
 @models.command("convert")

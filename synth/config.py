@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from body_models import BACKENDS, DEFAULT_BACKEND, SynthError
+from body_models.anny_backend import SHAPE_SPACES
 from body_models.smpl_family import GENDERS, MIXED
+from synth.population.reference import DEFAULT_REFERENCE, load_reference
+from synth.population.sampler import NO_REFERENCE
 from synth.validation import apply_overrides, build_sections, plain_dict, read_toml
 
 Range = tuple[float, float]
@@ -38,11 +41,14 @@ class JobSection:
 
 @dataclass(frozen=True)
 class BodyModelSection:
-    """name: backend; model_path: SMPL-family file or folder (else SYNTH_MODEL_PATH);
-    gender / num_betas: SMPL family (gender "mixed": each body female or male, see
-    shape.female_share)."""
+    """name: backend; shape_space: Anny's shape space, "body" (11 phenotypes plus
+    body-relevant local targets: belly, waist, hips, bust, limb fat, ...) or "phenotypes"
+    (the 6 default phenotypes), see body_models.anny_backend; model_path: SMPL-family file
+    or folder (else SYNTH_MODEL_PATH); gender / num_betas: SMPL family (gender "mixed":
+    each body female or male, see shape.female_share)."""
 
     name: str = DEFAULT_BACKEND
+    shape_space: str = "body"
     model_path: str = ""
     gender: str = "neutral"
     num_betas: int = 10
@@ -52,11 +58,16 @@ class BodyModelSection:
 class ShapeSection:
     """age_years: morphological age range (Anny; [18, 90] for adults only);
     beta_sigma: std of each beta (SMPL family); female_share: fraction of bodies that are
-    female (Anny's gender phenotype, or the SMPL file under gender "mixed")."""
+    female (Anny's gender phenotype, or the SMPL file under gender "mixed"); reference:
+    the population whose measured height, weight and BMI (and median waist and hip) the
+    bodies follow, per sex: a bundled table name (synth.population.reference.BUNDLED), a
+    CSV path, or "none" for the body model's own prior (required for SMPL-family models
+    and Anny's "phenotypes" space). See synth.population.sampler."""
 
     age_years: Range = (18.0, 80.0)
     beta_sigma: float = 1.0
     female_share: float = 0.5
+    reference: str = DEFAULT_REFERENCE
 
 
 @dataclass(frozen=True)
@@ -150,9 +161,9 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
     "job.name": ("str", 1, 128), "job.seed": ("int", 0, 2**63 - 1), "job.subjects": ("int", 1, 10**9),
     "job.shard_size": ("int", 1, 100_000), "job.splits": ("splits", 0, 1), "job.write_png": ("bool", 0, 1),
     "body_model.name": ("str", 1, 32), "body_model.model_path": ("str", 0, 4096),
-    "body_model.gender": ("str", 1, 16), "body_model.num_betas": ("int", 1, 300),
+    "body_model.gender": ("str", 1, 16), "body_model.shape_space": ("str", 1, 16), "body_model.num_betas": ("int", 1, 300),
     "shape.age_years": ("range", 0, 90), "shape.beta_sigma": ("float", 0, 5),
-    "shape.female_share": ("float", 0, 1),
+    "shape.female_share": ("float", 0, 1), "shape.reference": ("str", 1, 4096),
     "pose.extra_jitter_deg": ("float", 0, 45),
     "camera.width": ("int", 16, 4096), "camera.height": ("int", 16, 4096),
     "camera.vertical_fov_deg": ("range", 10, 120), "camera.distance_m": ("range", 0.5, 20),
@@ -166,6 +177,21 @@ for _f in dataclasses.fields(PoseSection):
     _LIMITS.setdefault(f"pose.{_f.name}", ("range", -180, 180))
 
 
+def _reference_checks(spec: JobSpec) -> list[str]:
+    """shape.reference names a readable table and the body model can be calibrated."""
+    if spec.shape.reference == NO_REFERENCE:
+        return []
+    if spec.body_model.name != "anny" or spec.body_model.shape_space != "body":
+        return [f"shape.reference = {spec.shape.reference!r} calibrates Anny's body shape space only; with "
+                f"body_model.name = {spec.body_model.name!r} and shape_space = {spec.body_model.shape_space!r} set "
+                "shape.reference = \"none\""]
+    try:
+        load_reference(spec.shape.reference)
+    except SynthError as err:
+        return [f"shape.reference: {err}"]
+    return []
+
+
 def _cross_checks(spec: JobSpec) -> list[str]:
     """Problems no single field shows."""
     problems = []
@@ -174,6 +200,10 @@ def _cross_checks(spec: JobSpec) -> list[str]:
                         f"{len(spec.views.names)}: give one azimuth per view")
     if spec.body_model.name not in BACKENDS:
         problems.append(f"body_model.name = {spec.body_model.name!r}: expected one of {', '.join(BACKENDS)}")
+    if spec.body_model.shape_space not in SHAPE_SPACES:
+        problems.append(f"body_model.shape_space = {spec.body_model.shape_space!r}: expected one of "
+                        f"{', '.join(SHAPE_SPACES)}")
+    problems += _reference_checks(spec)
     genders = (*GENDERS, MIXED)
     if spec.body_model.gender not in genders:
         problems.append(f"body_model.gender = {spec.body_model.gender!r}: expected one of {', '.join(genders)}")

@@ -10,14 +10,29 @@ every backend is measured the same way:
 - chest: horizontal, a quarter of the hip-to-shoulder joint span below the shoulders.
 - waist: horizontal, the narrowest torso loop between 25 % and 60 % of that span above
   the hip joints (natural waist).
-- hip: horizontal, the widest torso loop from 20 % below to 15 % above the hip joints.
+- waist at the iliac crest (the NHANES / CDC landmark, "just above the uppermost lateral
+  border of the ilium"): horizontal torso loop at `ILIAC_CREST_SPAN` of that span above
+  the hip joints. The skeleton has no ilium, so the level is a fixed fraction, chosen so
+  that on Anny's mean adult body it lies at 0.60 of stature, the ratio of iliac-crest
+  height (iliocristale) to stature in adult anthropometric surveys.
+- hip: horizontal, at the level of the buttocks' greatest backward protrusion (the
+  NHANES / ISO 8559-1 landmark): the rearmost vertex between the hip joints' x positions,
+  from 25 % of the span below to 30 % above the hip joints. (Taking the widest loop
+  instead catches the splayed upper thighs at the crotch in the A-pose rest pose.)
 - mid-thigh (left): plane normal to the femur (hip -> knee joint) at its midpoint.
 - upper arm (left): plane normal to the humerus (shoulder -> elbow joint) at its midpoint.
-- volume: of the closed mesh (backends whose topology is not watertight get NaN, see
-  `BodyMeasurer.watertight`); mass = volume x 985 kg/m^3; BMI = mass / height^2.
 - body fat: US Navy circumference equations (Hodgdon & Beckett 1984, centimetres),
   blended by the backend's sex value (0 male, 1 female, 0.5 neutral). It is an
   anthropometric estimate, not a clinical measurement.
+- volume: of the closed mesh (backends whose topology is not watertight get NaN, see
+  `BodyMeasurer.watertight`).
+- mass: two-compartment body density times tissue volume. Density follows Siri (1961),
+  D = 495 / (body fat % + 450) g/cm^3 (fat 0.90, fat-free mass 1.10 g/cm^3), with the
+  body fat of the line above held to 2-60 % for this purpose (a waist no wider than the
+  neck counts as 2 %). Tissue volume is the mesh volume less `LUNG_GAS_M3` (the mesh
+  encloses the lungs; 2.4 L is a typical adult functional residual capacity, the gas
+  left in the lungs at rest). So mass follows the body's shape and fat, never the BMI.
+- BMI = mass / height^2.
 """
 from __future__ import annotations
 
@@ -30,9 +45,12 @@ from shapely.geometry import Point
 
 from body_models import BodyModel
 
-DENSITY_KG_M3 = 985.0
+LUNG_GAS_M3 = 0.0024
+DENSITY_FAT_RANGE_PCT = (2.0, 60.0)
+ILIAC_CREST_SPAN = 0.27
 _WAIST_BAND = (0.25, 0.60)
-_HIP_BAND = (-0.20, 0.15)
+_BUTTOCK_BAND = (-0.25, 0.30)
+_NEAREST_LOOP_M = 0.03
 _SEARCH_PLANES = 8
 
 
@@ -42,6 +60,7 @@ class Measurements:
     neck_circumference_m: float
     chest_circumference_m: float
     waist_circumference_m: float
+    waist_iliac_circumference_m: float
     hip_circumference_m: float
     thigh_circumference_m: float
     upper_arm_circumference_m: float
@@ -57,16 +76,33 @@ MEASUREMENT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Measurements))
 _NAVY_RANGE_PCT = 75.0
 
 
-def navy_body_fat_pct(neck_m: float, waist_m: float, hip_m: float, height_m: float, female: float) -> float:
+def navy_body_fat_pct(neck_m, waist_m, hip_m, height_m, female, bounded: bool = True):
     """US Navy body-fat estimate (%), linearly blended between the male and female equations;
     NaN outside the range the equations were fitted on (a waist no wider than the neck,
-    or a result outside 0-75 %)."""
-    neck, waist, hip, height = (100.0 * x for x in (neck_m, waist_m, hip_m, height_m))
+    or, when `bounded`, a result outside 0-75 %). Floats or (N,) arrays in, same out."""
+    neck, waist, hip, height = (100.0 * np.asarray(x, np.float64) for x in (neck_m, waist_m, hip_m, height_m))
     with np.errstate(invalid="ignore", divide="ignore"):
         male = 495.0 / (1.0324 - 0.19077 * np.log10(waist - neck) + 0.15456 * np.log10(height)) - 450.0
         woman = 495.0 / (1.29579 - 0.35004 * np.log10(waist + hip - neck) + 0.22100 * np.log10(height)) - 450.0
-    estimate = float((1.0 - female) * male + female * woman)
-    return estimate if 0.0 <= estimate <= _NAVY_RANGE_PCT else float("nan")
+    estimate = (1.0 - np.asarray(female)) * male + np.asarray(female) * woman
+    if bounded:
+        estimate = np.where((estimate >= 0.0) & (estimate <= _NAVY_RANGE_PCT), estimate, np.nan)
+    return float(estimate) if estimate.ndim == 0 else estimate
+
+
+def siri_density_kg_m3(body_fat_pct):
+    """Whole-body density (kg/m^3) of Siri's two-compartment model at `body_fat_pct`, held to
+    `DENSITY_FAT_RANGE_PCT` (NaN, a body too lean for the Navy equations, is the lean end)."""
+    low, high = DENSITY_FAT_RANGE_PCT
+    fat = np.asarray(body_fat_pct, np.float64)
+    fat = np.where(np.isnan(fat), low, np.clip(fat, low, high))
+    return 1000.0 * 495.0 / (fat + 450.0)
+
+
+def body_mass_kg(volume_m3, body_fat_pct):
+    """Mass (kg) of a body enclosing `volume_m3` (lungs included) at `body_fat_pct`."""
+    mass = (np.asarray(volume_m3, np.float64) - LUNG_GAS_M3) * siri_density_kg_m3(body_fat_pct)
+    return float(mass) if mass.ndim == 0 else mass
 
 
 def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
@@ -87,11 +123,17 @@ def loop_length(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, i
 
 def _enclosing_length(planar, to_3d: np.ndarray, inside: np.ndarray) -> float:
     """Longest closed loop of a planar section (with its (4, 4) plane-to-world transform)
-    that contains the 3D point `inside`; NaN if none does."""
+    that contains the 3D point `inside`; if none does (a landmark just outside a lean
+    body), the loop nearest to it within `_NEAREST_LOOP_M`; else NaN."""
     local = np.linalg.inv(to_3d) @ np.append(inside, 1.0)
     point = Point(local[0], local[1])
-    lengths = [p.exterior.length for p in planar.polygons_closed if p is not None and p.contains(point)]
-    return max(lengths) if lengths else float("nan")
+    polygons = [p for p in planar.polygons_closed if p is not None]
+    lengths = [p.exterior.length for p in polygons if p.contains(point)]
+    if lengths:
+        return max(lengths)
+    near = [(p.exterior.distance(point), p.exterior.length) for p in polygons]
+    near = [length for distance, length in sorted(near) if distance < _NEAREST_LOOP_M]
+    return near[0] if near else float("nan")
 
 
 class BodyMeasurer:
@@ -132,6 +174,14 @@ class BodyMeasurer:
                            else np.nan)
         return np.array(lengths)
 
+    def _buttock_level(self, vertices: np.ndarray, joints: np.ndarray, hip_y: float, span: float) -> float:
+        """Height (m) of the rearmost (-z) vertex between the hip joints, near the hip joints."""
+        left, right = joints[self._joint["hip"], 0], joints[self._right_hip, 0]
+        y, x = vertices[:, 1], vertices[:, 0]
+        band = ((y > hip_y + _BUTTOCK_BAND[0] * span) & (y < hip_y + _BUTTOCK_BAND[1] * span)
+                & (x > min(left, right)) & (x < max(left, right)))
+        return float(vertices[band][np.argmin(vertices[band, 2]), 1])
+
     def measure(self, vertices: np.ndarray, joints: np.ndarray, female: float) -> Measurements:
         """Measurements of one neutral-pose body: vertices (V, 3), joints (J, 3), meters."""
         mesh = trimesh.Trimesh(vertices, self.model.faces, process=False)
@@ -149,17 +199,23 @@ class BodyMeasurer:
         chest = loop_length(mesh, np.array([center[0], chest_y, center[1]]), up,
                             np.array([center[0], chest_y, center[1]]))
         waist = np.nanmin(self._torso_loop(mesh, hip_y + span * np.linspace(*_WAIST_BAND, _SEARCH_PLANES), center))
-        hip = np.nanmax(self._torso_loop(mesh, hip_y + span * np.linspace(*_HIP_BAND, _SEARCH_PLANES), center))
+        # the pelvis levels take their inside point at the hip joints' depth: on lean bodies the
+        # spine joints can lie behind the lower back's surface
+        pelvis = np.array([center[0], 0.5 * (joints[j["hip"], 2] + joints[self._right_hip, 2])])
+        hip = self._torso_loop(mesh, np.array([self._buttock_level(vertices, joints, hip_y, span)]), pelvis)[0]
+        iliac = self._torso_loop(mesh, np.array([hip_y + ILIAC_CREST_SPAN * span]), pelvis)[0]
         thigh_mid = 0.5 * (joints[j["hip"]] + joints[j["knee"]])
         arm_mid = 0.5 * (joints[j["shoulder"]] + joints[j["elbow"]])
         neck = loop_length(mesh, neck_mid, neck_top - neck_base, neck_mid)
         volume = signed_volume(vertices, self.model.faces) if self.watertight else float("nan")
-        mass = volume * DENSITY_KG_M3
+        body_fat = navy_body_fat_pct(neck, float(waist), float(hip), height, female)
+        mass = body_mass_kg(volume, navy_body_fat_pct(neck, float(waist), float(hip), height, female, bounded=False))
         return Measurements(
             height_m=height,
             neck_circumference_m=neck,
             chest_circumference_m=chest,
             waist_circumference_m=float(waist),
+            waist_iliac_circumference_m=float(iliac),
             hip_circumference_m=float(hip),
             thigh_circumference_m=loop_length(mesh, thigh_mid, joints[j["knee"]] - joints[j["hip"]], thigh_mid),
             upper_arm_circumference_m=loop_length(mesh, arm_mid, joints[j["elbow"]] - joints[j["shoulder"]],
@@ -167,5 +223,5 @@ class BodyMeasurer:
             volume_m3=volume,
             mass_kg=mass,
             bmi_kg_m2=mass / height**2,
-            body_fat_pct=navy_body_fat_pct(neck, float(waist), float(hip), height, female),
+            body_fat_pct=body_fat,
         )

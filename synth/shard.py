@@ -20,7 +20,8 @@ from synth.images import encode_silhouette
 from synth.labels import view_labels
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, Measurements
 from synth.plan import ShardPlan
-from synth.subjects import Subject, generate_subjects
+from synth.population.sampler import shape_sampler
+from synth.subjects import Subject, generate_subjects, shape_prior
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class ShardBuilder:
         self.model = create(spec.body_model.name, source)
         self.mapper = CapturePoseMapper(self.model)
         self.measurer = BodyMeasurer(self.model)
+        self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference)
         self._renderer = None
 
     def _render_views(self, subject: Subject) -> list[RenderedView]:
@@ -92,7 +94,8 @@ class ShardBuilder:
         indices = plan.subject_indices
         batch = self.spec.render.batch_size
         for start in range(0, len(indices), batch):
-            subjects = generate_subjects(self.spec, self.model, self.mapper, indices[start:start + batch])
+            subjects = generate_subjects(self.spec, self.model, self.mapper, self.shapes,
+                                         indices[start:start + batch])
             measured = (self.measurer.measure_shapes(np.stack([s.shape for s in subjects]))
                         if self.spec.labels.measurements else [None] * len(subjects))
             for subject, measurements in zip(subjects, measured):

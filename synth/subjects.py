@@ -16,6 +16,7 @@ from body_models import BodyModel, ShapePrior
 from body_models.capture_pose import CapturePoseMapper
 from synth.camera import Camera
 from synth.config import JobSpec
+from synth.population.sampler import ShapeSampler
 from synth.sampling.camera import sample_framed_camera
 from synth.sampling.pose import sample_capture_pose
 from synth.sampling.rng import subject_rng
@@ -63,13 +64,17 @@ def pose_bodies(model: BodyModel, shapes: np.ndarray, poses: np.ndarray) -> tupl
     return out.vertices.double().numpy(), out.joints.double().numpy()
 
 
-def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper,
+def shape_prior(spec: JobSpec) -> ShapePrior:
+    return ShapePrior(age_years=spec.shape.age_years, beta_sigma=spec.shape.beta_sigma,
+                      female_share=spec.shape.female_share)
+
+
+def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, shapes: ShapeSampler,
                       indices: list[int]) -> list[Subject]:
-    """Sample, pose, place and frame the subjects `indices` (one batched forward pass)."""
+    """Sample, pose, place and frame the subjects `indices` (one batched forward pass);
+    `shapes` is the job's shape sampler (`synth.population.sampler.shape_sampler`)."""
     rngs = [subject_rng(spec.job.seed, i) for i in indices]
-    prior = ShapePrior(age_years=spec.shape.age_years, beta_sigma=spec.shape.beta_sigma,
-                       female_share=spec.shape.female_share)
-    shapes = model.sample_shapes(rngs, prior)
+    shapes = shapes.sample(rngs)
     capture = np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs])
     poses = mapper.to_native(capture)
     vertices, joints = pose_bodies(model, shapes, poses)

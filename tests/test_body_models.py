@@ -1,6 +1,8 @@
 """Body model backends: the smpl path on a generated model, Anny, capture-pose mapping."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -105,8 +107,24 @@ def test_anny_shapes_are_reproducible_and_in_range(anny_model):
     prior = ShapePrior(age_years=(20.0, 60.0))
     a = anny_model.sample_shapes([np.random.default_rng(k) for k in range(32)], prior)
     b = anny_model.sample_shapes([np.random.default_rng(k) for k in range(32)], prior)
-    assert np.array_equal(a, b) and a.shape == (32, 6)
-    assert a.min() >= 0 and a.max() <= 1 and a.std(0).min() > 0.01
+    low, high = anny_model.shape_space.bounds()
+    assert np.array_equal(a, b) and a.shape == (32, 35) and anny_model.version.endswith("/body-1")
+    assert (a >= low).all() and (a <= high).all() and a.std(0).min() > 0.01
+    assert low[11:].max() == -1 and high[:11].max() == 1  # local targets in [-1, 1], phenotypes in [0, 1]
+
+
+def test_anny_body_space_contains_the_phenotype_space(anny_model, anny_source):
+    """The default body space at cupsize/firmness 0.5, even ancestry and local targets 0 is the
+    6-phenotype model, vertex for vertex; the phenotype space is still available."""
+    phenotypes = create("anny", dataclasses.replace(anny_source, anny_space="phenotypes"))
+    assert phenotypes.shape_space.size == 6 and phenotypes.version == anny_model.version.split("/")[0]
+    six = np.random.default_rng(0).random((3, 6)).astype(np.float32)
+    body = np.concatenate([six, np.full((3, 5), 0.5), np.zeros((3, 24))], 1).astype(np.float32)
+    rest = torch.zeros(3, anny_model.pose_space.size)
+    assert torch.allclose(phenotypes.forward(torch.from_numpy(six), rest).vertices,
+                          anny_model.forward(torch.from_numpy(body), rest).vertices, atol=1e-6)
+    with pytest.raises(SynthError, match="expected one of body, phenotypes"):
+        create("anny", dataclasses.replace(anny_source, anny_space="faces"))
 
 
 def test_a_shape_row_depends_only_on_its_own_generator(anny_model):

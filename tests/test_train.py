@@ -141,7 +141,7 @@ def _silhouette_files(dataset: Path, folder: Path) -> list[Path]:
     return paths
 
 
-def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path):
+def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path, anny_model):
     _, result = trained
     images = _silhouette_files(smoke_dataset, tmp_path)
     out = tmp_path / "pred"
@@ -153,7 +153,7 @@ def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path):
     mesh = trimesh.load(out / "body.obj", process=False)
     assert len(mesh.vertices) == 13718 and mesh.bounds[0][1] == pytest.approx(0, abs=1e-4)
     report = json.loads((out / "prediction.json").read_text())
-    assert set(report["shape"]) == {"gender", "age", "muscle", "weight", "height", "proportions"}
+    assert list(report["shape"]) == list(anny_model.shape_space.labels)  # the dataset's (body) shape space
     assert 1.0 < report["measurements"]["height_m"] < 2.3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "left.png", "pred"]  # inputs not copied
 

@@ -38,6 +38,9 @@ def render_card(manifest: dict[str, Any]) -> str:
         lines += ["", "## Body measurements (neutral pose)", "", "| measurement | min | mean | max |", "|---|---|---|---|"]
         lines += [f"| `{name}` | {s['min']:.3f} | {s['mean']:.3f} | {s['max']:.3f} |"
                   for name, s in manifest["measurements"].items()]
+    if manifest.get("population"):
+        lines += ["", "## Population vs reference (per sex)", "", manifest["population"]["markdown"],
+                  "", "Recompute, with a plot, by `synth population DIR`."]
     lines += ["", "## Columns (one row per subject)", "", "| column | meaning |", "|---|---|"]
     lines += [f"| `{name}` | {doc} |" for name, doc in manifest["columns"].items()]
     lines += [

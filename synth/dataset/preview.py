@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from PIL import Image, ImageDraw
@@ -14,7 +15,10 @@ from synth.dataset.stats import measurement_summary
 from synth.images import decode_silhouette
 
 
-def _sheet(rows: list[dict]) -> Image.Image:
+EXTREMES_PER_END = 4
+
+
+def _sheet(rows: list[dict], captions: list[str] | None = None) -> Image.Image:
     views = len(rows[0]["view_names"])
     w, h = rows[0]["image_width"], rows[0]["image_height"]
     label = 14
@@ -25,8 +29,29 @@ def _sheet(rows: list[dict]) -> Image.Image:
         for v, (name, image) in enumerate(zip(row["view_names"], row["silhouettes"])):
             mask = decode_silhouette(image["bytes"])
             sheet.paste(Image.fromarray((mask * 255).astype(np.uint8)), (v * w, top + label))
-            draw.text((v * w + 3, top + 1), f"{row['subject_id']} {name}", fill=230)
+            caption = captions[r] if captions and v == 0 else ""
+            draw.text((v * w + 3, top + 1), f"{row['subject_id']} {name} {caption}".rstrip(), fill=230)
     return sheet
+
+
+def _extremes(data: pads.Dataset, path: Path) -> Path | None:
+    """Contact sheet of the EXTREMES_PER_END lowest- then highest-BMI subjects; None without BMI."""
+    table = data.to_table(columns=["subject_index", "bmi_kg_m2"])
+    bmi = table.column("bmi_kg_m2").to_numpy(zero_copy_only=False).astype(np.float64)
+    if not np.isfinite(bmi).any():
+        return None
+    index = table.column("subject_index").to_numpy()
+    finite = np.flatnonzero(np.isfinite(bmi))
+    order = finite[np.argsort(bmi[finite], kind="stable")]
+    chosen = list(dict.fromkeys([*order[:EXTREMES_PER_END], *order[-EXTREMES_PER_END:]]))
+    wanted = pc.is_in(pc.field("subject_index"), pa.array(index[chosen]))
+    rows = {r["subject_index"]: r for r in data.to_table(
+        filter=wanted, columns=["subject_index", "subject_id", "view_names", "silhouettes", "image_width",
+                                "image_height", "height_m", "mass_kg", "bmi_kg_m2"]).to_pylist()}
+    ordered = [rows[i] for i in index[chosen]]
+    captions = [f"BMI {r['bmi_kg_m2']:.1f}, {r['height_m']:.2f} m, {r['mass_kg']:.0f} kg" for r in ordered]
+    _sheet(ordered, captions).save(path)
+    return path
 
 
 def write_preview(folder: Path, sheet_path: Path, subjects: int) -> tuple[Path, list[str]]:
@@ -41,6 +66,7 @@ def write_preview(folder: Path, sheet_path: Path, subjects: int) -> tuple[Path, 
                                         "image_height"]).to_pylist()
     sheet_path = Path(sheet_path)
     _sheet(rows).save(sheet_path)
+    extremes = _extremes(data, sheet_path.with_name(sheet_path.stem + "_bmi_extremes.png"))
     table = data.to_table(columns=["split", "silhouette_fill", "shape"])
     lines = [f"{manifest['name']}: {table.num_rows} subjects, body model {manifest['body_model']['version']}"]
     for split, count in zip(*np.unique(table.column("split").to_numpy(zero_copy_only=False), return_counts=True)):
@@ -53,4 +79,6 @@ def write_preview(folder: Path, sheet_path: Path, subjects: int) -> tuple[Path, 
                      f"(mean {shapes[:, k].mean():+.3f})")
     for name, stats in measurement_summary(folder, manifest).items():
         lines.append(f"  {name}: {stats['min']:.3f} .. {stats['max']:.3f} (mean {stats['mean']:.3f})")
+    if extremes is not None:
+        lines.append(f"  BMI extremes ({EXTREMES_PER_END} lowest, then {EXTREMES_PER_END} highest): {extremes}")
     return sheet_path, lines

@@ -11,7 +11,7 @@ import json
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _F32 = pa.float32()
 _IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
@@ -56,11 +56,12 @@ _MEASUREMENT_DOCS = {
     "neck_circumference_m": "neck circumference, meters (plane normal to the neck)",
     "chest_circumference_m": "chest circumference, meters (horizontal)",
     "waist_circumference_m": "natural (narrowest) waist circumference, meters",
+    "waist_iliac_circumference_m": "waist circumference at the iliac crest (NHANES landmark), meters",
     "hip_circumference_m": "widest hip circumference, meters",
     "thigh_circumference_m": "left mid-thigh circumference, meters",
     "upper_arm_circumference_m": "left mid-upper-arm circumference, meters",
     "volume_m3": "body volume, cubic meters",
-    "mass_kg": "volume x 985 kg/m^3, kilograms",
+    "mass_kg": "(volume - 2.4 L lung gas) x Siri density at the body fat, kilograms (synth.measurements)",
     "bmi_kg_m2": "mass / height^2, kg/m^2",
     "body_fat_pct": "US Navy circumference estimate, percent (anthropometric, not clinical; NaN outside 0-75 %)",
 }

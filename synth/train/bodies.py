@@ -28,7 +28,8 @@ def model_for(name: str, version: str, spec: dict[str, Any], source: BodyModelSo
     """Build backend `name` as the dataset spec configured it; SynthError if its version differs."""
     body = spec["body_model"]
     source = BodyModelSource(anny_cache=source.anny_cache, model_path=source.model_path,
-                             gender=body["gender"], num_betas=body["num_betas"])
+                             gender=body["gender"], num_betas=body["num_betas"],
+                             anny_space=body.get("shape_space", "phenotypes"))  # datasets before shape spaces
     model = create(name, source)
     if model.version != version:
         raise SynthError(f"this data/checkpoint was made with body model {version}, but {model.version} is "
@@ -46,7 +47,8 @@ def denormalise(outputs: dict[str, torch.Tensor], stats: TargetStats) -> dict[st
 
 
 def clamp_shape(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:
-    return shape.clamp(model.shape_space.low, model.shape_space.high)
+    low, high = (torch.from_numpy(b).to(shape) for b in model.shape_space.bounds())
+    return torch.maximum(torch.minimum(shape, high), low)
 
 
 def neutral_vertices(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:

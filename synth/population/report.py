@@ -1,0 +1,193 @@
+"""`synth population`: a built dataset's measured population beside a reference, per sex.
+
+For every (sex, measure, statistic) of the reference table the report gives the
+dataset's value: the same percentile of the measured column, or the share at or above
+the threshold. Percentiles are compared relatively (%), shares in percentage points.
+A PNG plots each measure's percentile curve per sex over the reference's points.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.dataset as pads
+
+from body_models import SynthError
+from synth.dataset.atomic import atomic_write_bytes
+from synth.dataset.manifest import read_manifest
+from synth.population.reference import SEXES, ReferenceTable
+
+BMI_CLASSES = ((0.0, 18.5, "underweight"), (18.5, 25.0, "normal"), (25.0, 30.0, "overweight"),
+               (30.0, 40.0, "obese I-II"), (40.0, float("inf"), "obese III"))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One reference cell beside the dataset: statistic is "pN" or "share_ge_X";
+    difference is relative (synthetic / reference - 1) for percentiles and in
+    percentage points (synthetic - reference, x100) for shares."""
+
+    sex: str
+    measure: str
+    statistic: str
+    reference: float
+    synthetic: float
+    difference: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class PopulationReport:
+    reference: str
+    citation: str
+    subjects: dict[str, int]  # sex -> measured subjects
+    rows: list[Comparison]
+    bmi_classes: dict[str, dict[str, float]]  # sex -> class -> share of the dataset
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def dataset_sexes(manifest: dict[str, Any], shapes: np.ndarray) -> np.ndarray:
+    """(N,) "male" / "female" from the shape vectors (Anny's gender phenotype or the SMPL
+    mixed flag) or the SMPL file's gender; SynthError if the dataset has no sex."""
+    labels = manifest["body_model"]["shape_labels"]
+    for label in ("gender", "female"):
+        if label in labels:
+            return np.where(shapes[:, labels.index(label)] > 0.5, "female", "male")
+    gender = manifest["spec"]["body_model"].get("gender")
+    if gender in SEXES:
+        return np.full(len(shapes), gender)
+    raise SynthError("this dataset's bodies have no sex (a neutral SMPL-family model); a per-sex reference "
+                     "cannot be compared with it")
+
+
+def read_measured(folder: Path, measures: list[str]) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
+    """The manifest, per-row sexes and the measured columns (float64, NaN where missing)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if manifest is None or not manifest["shards"]:
+        raise SynthError(f"{folder} holds no built synth dataset (no dataset.json with shards)")
+    files = [str(folder / entry["file"]) for entry in manifest["shards"]]
+    table = pads.dataset(files, format="parquet").to_table(columns=["shape", *measures])
+    shapes = np.asarray(table.column("shape").to_pylist(), np.float64)
+    values = {m: table.column(m).to_numpy(zero_copy_only=False).astype(np.float64) for m in measures}
+    if all(np.isnan(v).all() for v in values.values()):
+        raise SynthError(f"{folder} was built without measurements (labels.measurements = false); rebuild with "
+                         "them to compare its population")
+    return manifest, dataset_sexes(manifest, shapes), values
+
+
+def compare(folder: Path, reference: ReferenceTable) -> PopulationReport:
+    """The dataset in `folder` beside `reference` (see `Comparison`)."""
+    measures = sorted(set(reference.measures()) | {"bmi_kg_m2"})
+    _, sexes, values = read_measured(folder, measures)
+    rows = []
+    for sex in SEXES:
+        mine = sexes == sex
+        for measure in reference.measures():
+            data = values[measure][mine]
+            data = data[np.isfinite(data)]
+            if not data.size:
+                continue
+            unit = measure.rsplit("_", 1)[-1] if measure != "bmi_kg_m2" else "kg/m^2"
+            for percent, ref in sorted(reference.percentiles.get((sex, measure), {}).items()):
+                syn = float(np.percentile(data, percent))
+                rows.append(Comparison(sex, measure, f"p{percent:g}", ref, syn, syn / ref - 1.0, unit))
+            for threshold, ref in sorted(reference.shares.get((sex, measure), {}).items()):
+                syn = float((data >= threshold).mean())
+                rows.append(Comparison(sex, measure, f"share_ge_{threshold:g}", ref, syn, 100.0 * (syn - ref),
+                                       "share"))
+    bmi = values["bmi_kg_m2"]
+    classes = {sex: {name: float(((bmi >= lo) & (bmi < hi))[sexes == sex].mean()) if (sexes == sex).any() else 0.0
+                     for lo, hi, name in BMI_CLASSES} for sex in SEXES}
+    counts = {sex: int(((sexes == sex) & np.isfinite(bmi)).sum()) for sex in SEXES}
+    return PopulationReport(reference.name, reference.citation, counts, rows, classes)
+
+
+def markdown(report: PopulationReport) -> str:
+    """The comparison as a markdown table (percentiles within 3 % and shares within 3 points
+    are marked ok)."""
+    lines = [f"Population vs reference `{report.reference}` ({report.subjects['male']} men, "
+             f"{report.subjects['female']} women measured)", "",
+             "| sex | measure | statistic | reference | dataset | difference | within 3 |",
+             "|---|---|---|---|---|---|---|"]
+    for row in report.rows:
+        share = row.statistic.startswith("share")
+        diff = f"{row.difference:+.1f} pp" if share else f"{100 * row.difference:+.1f} %"
+        ok = abs(row.difference) <= (3.0 if share else 0.03)
+        fmt = (lambda v: f"{100 * v:.1f} %") if share else (lambda v: f"{v:.3f}")
+        lines.append(f"| {row.sex} | {row.measure} | {row.statistic} | {fmt(row.reference)} | {fmt(row.synthetic)} "
+                     f"| {diff} | {'ok' if ok else 'NO'} |")
+    lines += ["", "| sex | " + " | ".join(name for _, _, name in BMI_CLASSES) + " |",
+              "|---|" + "---|" * len(BMI_CLASSES)]
+    for sex, shares in report.bmi_classes.items():
+        lines.append(f"| {sex} | " + " | ".join(f"{100 * shares[name]:.1f} %" for _, _, name in BMI_CLASSES) + " |")
+    return "\n".join(lines)
+
+
+def plot(folder: Path, reference: ReferenceTable, png: Path) -> Path:
+    """Percentile curves (dataset, lines) over the reference (points, dashed interpolation),
+    one panel per measure and sex."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measures = reference.measures()
+    _, sexes, values = read_measured(folder, measures)
+    figure, axes = plt.subplots(len(measures), 2, figsize=(10, 2.6 * len(measures)), squeeze=False)
+    percents = np.linspace(1, 99, 99)
+    for col, sex in enumerate(SEXES):
+        for row, measure in enumerate(measures):
+            ax = axes[row, col]
+            data = values[measure][sexes == sex]
+            data = data[np.isfinite(data)]
+            if data.size:
+                ax.plot(percents, np.percentile(data, percents), color="tab:blue", label=f"dataset (n={data.size})")
+            marginal = reference.marginal(sex, measure)
+            if marginal is not None:
+                if len(marginal.values) > 1:
+                    ax.plot(percents, marginal.quantile(percents / 100.0), "--", color="tab:orange", lw=1,
+                            label="reference, interpolated")
+                ax.plot(100 * np.array(marginal.probabilities), marginal.values, "o", color="tab:orange",
+                        label=f"reference ({reference.name})")
+            if measure == "bmi_kg_m2":
+                for line in (30.0, 40.0):
+                    ax.axhline(line, color="grey", lw=0.6, ls=":")
+            ax.set_title(f"{sex}: {measure}", fontsize=9)
+            ax.set_xlabel("percentile", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    atomic_write_bytes(Path(png), buffer.getvalue())
+    return Path(png)
+
+
+def write_population(folder: Path, reference: str | None, out: Path) -> tuple[PopulationReport, list[Path]]:
+    """Compare the dataset in `folder` with `reference` (None: the one it was built with, else
+    the default) and write population.{md,json,png} into `out`."""
+    from synth.population.reference import DEFAULT_REFERENCE, load_reference
+    from synth.population.sampler import NO_REFERENCE
+
+    if reference is None:
+        manifest = read_manifest(Path(folder)) if Path(folder).is_dir() else None
+        built = (manifest or {}).get("spec", {}).get("shape", {}).get("reference", NO_REFERENCE)
+        reference = DEFAULT_REFERENCE if built == NO_REFERENCE else built
+    table = load_reference(reference)
+    report = compare(folder, table)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / "population.md", out / "population.json"
+    atomic_write_bytes(md, (markdown(report) + "\n").encode())
+    atomic_write_bytes(js, json.dumps(report.to_dict(), indent=2).encode())
+    return report, [md, js, plot(folder, table, out / "population.png")]

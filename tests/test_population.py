@@ -1,0 +1,246 @@
+"""Population: reference tables, the calibrated sampler, the surrogate, the report and preview,
+and valid meshes at the corners of the sampled range."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+from click.testing import CliRunner
+from PIL import Image
+from shapely.ops import unary_union
+
+from body_models import ShapePrior, SynthError
+from synth.cli import main
+from synth.config import spec_from_dict
+from synth.measurements import BodyMeasurer, body_mass_kg, loop_length, siri_density_kg_m3
+from synth.population.reference import DEFAULT_REFERENCE, SEXES, TAIL_PROBABILITY, load_reference
+from synth.population.sampler import Targets, shape_sampler
+
+HEADER = "sex,measure,statistic,value\n"
+FOLDED_FACES = 0.003  # share of triangles facing away from their neutral-body direction
+SELF_OVERLAP = 0.02  # share of the volume enclosed twice (see _self_overlap)
+BAD_TABLES = [
+    ("sex,measure,statistic\nmale,height_m,p50\n", "header is sex,measure,statistic"),
+    (HEADER + "man,height_m,p50,1.7\n", "sex 'man'"),
+    (HEADER + "male,height_cm,p50,170\n", "unknown measure 'height_cm'"),
+    (HEADER + "male,height_m,p50,tall\n", "'tall' is not a number"),
+    (HEADER + "male,bmi_kg_m2,share_ge_30,39\n", r"fraction in \[0, 1\]"),
+    (HEADER + "male,height_m,p5,1.8\nmale,height_m,p50,1.7\n", "not increasing"),
+    (HEADER + "male,height_m,p50,1.7\nmale,height_m,p50,1.8\n", "given twice"),
+    (HEADER + "male,height_m,median,1.7\n", "statistic 'median'"),
+    (HEADER + "male,height_m,p50,1.7,extra\n", "5 fields"),
+    (HEADER + "male,height_m,p150,1.7\n", "p0 to p100"),
+    (HEADER, "no data rows"),
+    ("# only a comment\n", "no rows"),
+]
+
+
+@pytest.mark.parametrize("text,words", BAD_TABLES)
+def test_bad_reference_table_is_one_line(tmp_path, text, words):
+    path = tmp_path / "ref.csv"
+    path.write_text(text)
+    with pytest.raises(SynthError, match=words) as err:
+        load_reference(str(path))
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_unreadable_or_missing_reference_is_one_line(tmp_path):
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(SynthError, match="UTF-8"):
+        load_reference(str(binary))
+    with pytest.raises(SynthError, match=f"bundled name \\({DEFAULT_REFERENCE}\\)"):
+        load_reference(str(tmp_path / "missing.csv"))
+
+
+def test_bundled_reference_quantiles_pass_through_their_anchors():
+    table = load_reference(DEFAULT_REFERENCE)
+    assert "doi:10.15620/cdc/174595" in table.citation
+    for sex in SEXES:
+        for measure in table.measures():
+            marginal = table.marginal(sex, measure)
+            assert np.allclose(marginal.quantile(np.array(marginal.probabilities)), marginal.values)
+            u = np.linspace(0.01, 0.99, 50)
+            values = marginal.quantile(u)
+            if len(marginal.values) > 1:
+                assert np.all(np.diff(values) > 0)
+    bmi = table.marginal("female", "bmi_kg_m2")
+    assert bmi.quantile(np.array([1 - 0.413]))[0] == pytest.approx(30.0)  # share_ge_30 became an anchor
+
+
+def test_job_with_a_bad_reference_is_one_cli_line(tmp_path):
+    bad = tmp_path / "ref.csv"
+    bad.write_text(HEADER + "male,height_m,p50,abc\n")
+    result = CliRunner().invoke(main, ["build", "jobs/smoke.toml", "--out", str(tmp_path / "out"), "--workers", "0",
+                                       "--set", f'shape.reference="{bad}"'])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "shape.reference" in result.output and "'abc' is not a number" in result.output
+
+
+def test_reference_needs_anny_body_space():
+    with pytest.raises(SynthError, match='shape.reference = "none"'):
+        spec_from_dict({"body_model": {"name": "smpl"}})
+    with pytest.raises(SynthError, match="calibrates Anny's body shape space only"):
+        spec_from_dict({"body_model": {"shape_space": "phenotypes"}})
+    assert spec_from_dict({"body_model": {"name": "smpl"}, "shape": {"reference": "none"}}).shape.reference == "none"
+
+
+@pytest.fixture(scope="module")
+def calibrated(anny_model):
+    return shape_sampler(anny_model, ShapePrior(age_years=(18.0, 80.0)), DEFAULT_REFERENCE)
+
+
+def _rngs(indices) -> list[np.random.Generator]:
+    return [np.random.Generator(np.random.Philox(np.random.SeedSequence(3, spawn_key=(i,)))) for i in indices]
+
+
+def test_calibrated_row_depends_only_on_its_own_generator(calibrated):
+    together = calibrated.sample(_rngs(range(12)))
+    alone = np.concatenate([calibrated.sample(_rngs([i])) for i in range(12)])
+    reordered = calibrated.sample(_rngs(reversed(range(12))))
+    assert np.array_equal(together, alone) and np.array_equal(together, reordered[::-1])
+    assert np.array_equal(together, calibrated.sample(_rngs(range(12))))
+
+
+def test_calibrated_sampler_hits_the_reference_on_its_surrogate(calibrated):
+    """The solver's part, measured with the surrogate (the measured build is in the note)."""
+    shapes = calibrated.sample(_rngs(range(3000))).astype(np.float64)
+    predicted = calibrated.surrogate.predict(shapes, shapes[:, calibrated.levers.female])
+    female = calibrated.levers.is_female(shapes)
+    table = calibrated.reference
+    for sex, rows in (("male", ~female), ("female", female)):
+        for measure in ("height_m", "mass_kg", "bmi_kg_m2"):
+            for percent, value in table.percentiles[(sex, measure)].items():
+                assert np.percentile(predicted[measure][rows], percent) == pytest.approx(value, rel=0.03)
+        for threshold, share in table.shares[(sex, "bmi_kg_m2")].items():
+            assert abs((predicted["bmi_kg_m2"][rows] >= threshold).mean() - share) < 0.03
+
+
+def test_surrogate_agrees_with_the_measurer(calibrated, anny_model):
+    shapes = calibrated.sample(_rngs(range(100, 124)))
+    measured = BodyMeasurer(anny_model).measure_shapes(shapes)
+    predicted = calibrated.surrogate.predict(shapes.astype(np.float64), shapes[:, calibrated.levers.female])
+    for name, tolerance in (("height_m", 0.015), ("mass_kg", 0.06), ("waist_iliac_circumference_m", 0.06),
+                            ("hip_circumference_m", 0.06)):
+        truth = np.array([getattr(m, name) for m in measured])
+        error = np.abs(np.log(predicted[name] / truth))
+        assert np.isfinite(truth).all() and error.mean() < tolerance / 2 and error.max() < 2 * tolerance, name
+
+
+def _extreme_bodies(calibrated, model) -> tuple[np.ndarray, np.ndarray]:
+    """Two men and two women, each at the reference's extreme heights and BMIs (P0.5 and
+    P99.5: the corners of the sampled range). Returns shapes (16, S) and targets (16, 2)."""
+    style = model.sample_shapes(_rngs(range(4)), ShapePrior())
+    style[:, model.shape_space.labels.index("gender")] = [0.1, 0.4, 0.6, 0.9]
+    rows, targets = [], []
+    for row in style:
+        height, bmi = calibrated.marginals["female" if row[0] > 0.5 else "male"]
+        for u_height in (TAIL_PROBABILITY, 1 - TAIL_PROBABILITY):
+            for u_bmi in (TAIL_PROBABILITY, 1 - TAIL_PROBABILITY):
+                rows.append(row)
+                targets.append((height.quantile(np.array([u_height]))[0], bmi.quantile(np.array([u_bmi]))[0]))
+    targets = np.array(targets)
+    return calibrated.shapes_for(np.array(rows), Targets(targets[:, 0], targets[:, 1])).astype(np.float32), targets
+
+
+def _self_overlap(mesh: trimesh.Trimesh, levels: int = 60) -> float:
+    """Share of the body's volume enclosed twice: over horizontal slices, the area where the
+    section's loops overlap each other over the area of their union (0 for a surface without
+    self-intersections, up to slicing noise through fingers)."""
+    low, high = mesh.bounds[:, 1]
+    sections = mesh.section_multiplane([0, 0, 0], [0, 1.0, 0], np.linspace(low + 0.005, high - 0.005, levels))
+    union_area = overlap_area = 0.0
+    for section in sections:
+        if section is None:
+            continue
+        loops = [p.buffer(0) for p in section.polygons_closed if p is not None]
+        union = unary_union(loops).area
+        union_area, overlap_area = union_area + union, overlap_area + sum(p.area for p in loops) - union
+    return overlap_area / union_area
+
+
+def test_meshes_stay_valid_at_the_corners_of_the_sampled_range(calibrated, anny_model):
+    shapes, targets = _extreme_bodies(calibrated, anny_model)
+    measurer = BodyMeasurer(anny_model)
+    vertices, _ = measurer.rest_bodies(shapes)
+    neutral = trimesh.Trimesh(measurer.rest_bodies(anny_model.neutral_shape()[None])[0][0], anny_model.faces,
+                              process=False)
+    assert measurer.watertight  # the topology is closed; the checks below are about the geometry
+    for body in vertices:
+        mesh = trimesh.Trimesh(body, anny_model.faces, process=False)
+        flipped = (np.einsum("ij,ij->i", mesh.face_normals, neutral.face_normals) < -0.5).mean()
+        assert flipped < FOLDED_FACES  # no folded-over (exploded or inside-out) patches
+        assert _self_overlap(mesh) < SELF_OVERLAP  # no interpenetrating thighs, belly or arms
+    measured = measurer.measure_shapes(shapes)
+    predicted = calibrated.surrogate.predict(shapes.astype(np.float64), shapes[:, calibrated.levers.female])
+    for k, m in enumerate(measured):
+        assert np.isfinite([m.height_m, m.waist_iliac_circumference_m, m.hip_circumference_m, m.mass_kg]).all()
+        assert 12.0 < m.bmi_kg_m2 < 75.0 and 1.3 < m.height_m < 2.1
+        # the surrogate still steers correctly out here (a style that cannot reach a target is redrawn in sampling)
+        assert m.height_m == pytest.approx(predicted["height_m"][k], rel=0.03)
+        assert m.bmi_kg_m2 == pytest.approx(predicted["bmi_kg_m2"][k], rel=0.12)
+    reached = np.array([[m.height_m, m.bmi_kg_m2] for m in measured]) / targets
+    assert np.median(np.abs(reached - 1.0)) < 0.05
+
+
+def test_mass_is_siri_density_times_tissue_volume():
+    assert siri_density_kg_m3(20.0) == pytest.approx(495000 / 470)
+    assert siri_density_kg_m3(float("nan")) == siri_density_kg_m3(2.0) == siri_density_kg_m3(-5.0)
+    assert siri_density_kg_m3(90.0) == siri_density_kg_m3(60.0)
+    densities = siri_density_kg_m3(np.array([5.0, 15.0, 30.0, 45.0]))
+    assert np.all(np.diff(densities) < 0)  # fatter bodies float
+    assert body_mass_kg(0.0724, 20.0) == pytest.approx(0.07 * 495000 / 470)  # 2.4 L of lung gas is not tissue
+
+
+def test_iliac_waist_is_the_horizontal_loop_at_the_iliac_level(calibrated, anny_model):
+    shapes = calibrated.sample(_rngs(range(200, 206)))
+    measurer = BodyMeasurer(anny_model)
+    vertices, joints = measurer.rest_bodies(shapes)
+    sk = anny_model.skeleton
+    for body, joint, shape in zip(vertices, joints, shapes):
+        m = measurer.measure(body, joint, float(shape[0]))
+        hip_y = joint[[sk.index(n) for n in sk.hip], 1].mean()
+        shoulder_y = joint[[sk.index(n) for n in sk.shoulder], 1].mean()
+        level = hip_y + 0.27 * (shoulder_y - hip_y)
+        assert 0.56 < (level - body[:, 1].min()) / m.height_m < 0.63  # iliac crest: ~0.60 of stature
+        pelvis = joint[[sk.index(n) for n in sk.hip]].mean(0)
+        inside = np.array([pelvis[0], level, pelvis[2]])
+        mesh = trimesh.Trimesh(body, anny_model.faces, process=False)
+        assert loop_length(mesh, inside, np.array([0, 1.0, 0]), inside) == pytest.approx(
+            m.waist_iliac_circumference_m, rel=1e-6)  # one plane section, computed the other way
+        assert m.waist_iliac_circumference_m < m.hip_circumference_m * 1.3
+
+
+def test_population_report_plot_card_and_extremes(smoke_dataset, tmp_path):
+    result = CliRunner().invoke(main, ["population", str(smoke_dataset), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "population.json").read_text())
+    table = load_reference(DEFAULT_REFERENCE)
+    cells = sum(len(v) for v in table.percentiles.values()) + sum(len(v) for v in table.shares.values())
+    assert len(report["rows"]) == cells and report["subjects"]["male"] + report["subjects"]["female"] == 32
+    import pyarrow.dataset as pads
+
+    data = pads.dataset(sorted(map(str, smoke_dataset.glob("*.parquet"))), format="parquet").to_table(
+        columns=["shape", "height_m"])
+    female = np.asarray(data.column("shape").to_pylist())[:, 0] > 0.5
+    heights = data.column("height_m").to_numpy()
+    row = next(r for r in report["rows"] if r["sex"] == "male" and r["measure"] == "height_m"
+               and r["statistic"] == "p50")
+    assert row["synthetic"] == pytest.approx(np.percentile(heights[~female], 50))
+    assert Image.open(tmp_path / "population.png").size[0] > 500
+    assert "Population vs reference" in (smoke_dataset / "README.md").read_text()
+    preview = CliRunner().invoke(main, ["preview", str(smoke_dataset), "--out", str(tmp_path / "sheet.png")])
+    assert preview.exit_code == 0 and (tmp_path / "sheet_bmi_extremes.png").is_file()
+    assert Image.open(tmp_path / "sheet_bmi_extremes.png").size[1] == 8 * (128 + 14)
+
+
+def test_population_refuses_a_dataset_without_measurements(tmp_path):
+    out = tmp_path / "data"
+    built = CliRunner().invoke(main, ["build", "jobs/smoke.toml", "--out", str(out), "--workers", "0", "--no-progress",
+                                      "--set", "labels.measurements=false", "--set", "job.subjects=4",
+                                      "--set", "job.shard_size=4", "--set", "job.splits={train=1.0}"])
+    assert built.exit_code == 0, built.output
+    result = CliRunner().invoke(main, ["population", str(out)])
+    assert result.exit_code == 1 and "labels.measurements" in result.output and "Traceback" not in result.output
