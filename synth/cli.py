@@ -186,6 +186,35 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, mesh_format: 
                f"body fat {m['body_fat_pct']:.1f} % (estimate) -> {out}")
 
 
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--body-fat", "body_fat", required=True, metavar="D1,D2,...",
+              help="Body-fat changes in percentage points, e.g. -10,-5,+5,+10 (with --absolute: targets in %).")
+@click.option("--absolute", is_flag=True, help="Read --body-fat as absolute body-fat targets (%).")
+@click.option("--subject", default=None, help="With a dataset folder as SOURCE: the subject_id (or index) to morph.")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUTPUTS / "morph", show_default=True,
+              help="Folder for the meshes, morph.json and morph.png.")
+@click.option("--format", "mesh_format", type=click.Choice(["obj", "ply"]), default="obj", show_default=True)
+@anny_cache_option
+def morph(source: Path, body_fat: str, absolute: bool, subject: str | None, out: Path, mesh_format: str,
+          anny_cache: str | None) -> None:
+    """What-if bodies of SOURCE (a prediction.json, or a dataset folder with --subject) at other
+    body-fat levels: same height and sex, only the body's fat direction changes."""
+    from synth.morph.outputs import BODY_FAT_NOTE, write_outputs
+    from synth.morph.solve import BodyFatMorpher, parse_changes
+    from synth.morph.source import load_source
+
+    values = parse_changes(body_fat)
+    start = load_source(source, subject, _source(None, anny_cache))
+    levels = BodyFatMorpher(start.model).morph(start.shape, values, absolute)
+    paths = write_outputs(levels, start.model.faces, out, start.name, mesh_format)
+    for level in levels:
+        m = level.measurements
+        click.echo(f"{level.label:>7s}: body fat {m.body_fat_pct:5.1f} %, height {m.height_m:.3f} m, "
+                   f"waist {m.waist_circumference_m:.3f} m, mass {m.mass_kg:.1f} kg")
+    click.echo(f"({BODY_FAT_NOTE}) -> {paths[-1].parent}")
+
+
 @main.group()
 def models() -> None:
     """Body model backends."""

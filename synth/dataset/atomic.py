@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 TMP_SUFFIX = ".tmp"
 
 
@@ -39,3 +41,12 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+    """A triangle mesh (vertices (V, 3), faces (F, 3)) in the format of `path`'s suffix
+    (obj, ply, ...), written atomically."""
+    import trimesh
+
+    data = trimesh.Trimesh(vertices, faces, process=False).export(file_type=Path(path).suffix.lstrip("."))
+    atomic_write_bytes(Path(path), data.encode() if isinstance(data, str) else data)

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import trimesh
 from PIL import Image, UnidentifiedImageError
 
 from body_models import BodyModelSource, SynthError
 from body_models.capture_pose import POSE_DOFS, CapturePoseMapper
-from synth.dataset.atomic import atomic_write_bytes
+from synth.dataset.atomic import atomic_write_bytes, atomic_write_mesh
 from synth.measurements import BodyMeasurer
 from synth.subjects import place_on_ground, pose_bodies
 from synth.train.bodies import clamp_shape, denormalise, model_for
@@ -47,11 +46,6 @@ def read_silhouette(path: Path) -> np.ndarray:
         raise SynthError(f"{path}: {mask.mean():.0%} of the image is body; expected a white body on a black "
                          "background (inverted?)")
     return mask
-
-
-def _write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
-    data = trimesh.Trimesh(vertices, faces, process=False).export(file_type=path.suffix.lstrip("."))
-    atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
 
 
 def _height_input(net, height_m: float | None) -> torch.Tensor | None:
@@ -89,8 +83,8 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     posed_v, posed_j = pose_bodies(model, shape, native)
     measurements = BodyMeasurer(model).measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
     out.mkdir(parents=True, exist_ok=True)
-    _write_mesh(out / f"body.{mesh_format}", posed_v[0] + place_on_ground(posed_v[0], posed_j[0]), model.faces)
-    _write_mesh(out / f"body_neutral.{mesh_format}", neutral_v[0] + place_on_ground(neutral_v[0], neutral_j[0]),
+    atomic_write_mesh(out / f"body.{mesh_format}", posed_v[0] + place_on_ground(posed_v[0], posed_j[0]), model.faces)
+    atomic_write_mesh(out / f"body_neutral.{mesh_format}", neutral_v[0] + place_on_ground(neutral_v[0], neutral_j[0]),
                 model.faces)
     report = {
         "inputs": [str(p) for p in images],

@@ -1,0 +1,1 @@
+"""`synth morph`: the same person at other body-fat levels."""

@@ -1,0 +1,181 @@
+"""The same person at other body-fat levels, solved through the real body model and labels.
+
+A body is moved along one documented direction of Anny's body shape space: the
+adiposity lever of `synth.population.levers` (every fat and girth local target and the
+weight phenotype), so bones, proportions, sex, age and style stay as they were. At each
+trial step the height phenotype is re-solved so the neutral-pose height stays within
+`HEIGHT_TOLERANCE_M` of the source, then the body is measured with `BodyMeasurer`; the
+step is found by false position (Illinois) until the US Navy body-fat estimate (the project's label,
+not a clinical measurement) is within `BODY_FAT_TOLERANCE_PCT` of the target.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from body_models import BodyModel, SynthError
+from synth.measurements import BodyMeasurer, Measurements
+from synth.population.levers import LeverMap
+
+STEP_RANGE = (-2.0, 2.0)  # adiposity steps searched (clipping to the shape bounds saturates beyond)
+BODY_FAT_TOLERANCE_PCT = 0.2
+HEIGHT_TOLERANCE_M = 0.002
+_HEIGHT_TOLERANCE_SOLVE = 0.0005
+_REACH_BISECTIONS = 8
+
+
+@dataclass(frozen=True)
+class MorphLevel:
+    """One body of a morph. label: "source" or the requested change ("+5", "-10", or "30"
+    with absolute targets); target_body_fat_pct: None for the source; step: adiposity
+    lever change from the source; shape: (S,) float32; vertices: (V, 3) float32 neutral
+    pose, meters, feet on y = 0."""
+
+    label: str
+    target_body_fat_pct: float | None
+    step: float
+    shape: np.ndarray
+    vertices: np.ndarray
+    measurements: Measurements
+
+
+class BodyFatMorpher:
+    """Finds, for one source shape, the bodies at other body-fat levels (see module doc)."""
+
+    def __init__(self, model: BodyModel) -> None:
+        try:
+            self.levers = LeverMap(model)
+        except SynthError as err:
+            raise SynthError("synth morph needs Anny's body shape space (a dataset or checkpoint built with "
+                             "body_model.shape_space = \"body\"); this source uses "
+                             f"{model.name} {model.version}") from err
+        self.model = model
+        self.measurer = BodyMeasurer(model)
+
+    def _neutral(self, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.measurer.rest_bodies(shapes.astype(np.float32))
+
+    def _heights(self, shapes: np.ndarray) -> np.ndarray:
+        vertices, _ = self._neutral(shapes)
+        return vertices[:, :, 1].max(1) - vertices[:, :, 1].min(1)
+
+    def _at_step(self, source: np.ndarray, step: float, height_m: float) -> np.ndarray:
+        """The source moved by `step` along the adiposity lever, its height phenotype re-solved
+        so that its neutral height is `height_m` (as near as the phenotype's range allows)."""
+        shape = np.clip(source.astype(np.float64) + step * self.levers.direction, self.levers.low, self.levers.high)
+
+        def height_error(phenotype: float) -> float:
+            shape[self.levers.height] = phenotype
+            return float(self._heights(shape[None])[0]) - height_m
+
+        shape[self.levers.height] = illinois(height_error, 0.0, 1.0, _HEIGHT_TOLERANCE_SOLVE)
+        return shape
+
+    def _measure(self, shape: np.ndarray) -> tuple[np.ndarray, Measurements]:
+        vertices, joints = self._neutral(shape[None])
+        female = self.model.female_fraction(shape.astype(np.float32))
+        return vertices[0], self.measurer.measure(vertices[0], joints[0], female)
+
+    def _body_fat(self, source: np.ndarray, step: float, height_m: float) -> float:
+        """Body fat (%) at `step`; NaN where the estimate is undefined or the height cannot be kept."""
+        measured = self._measure(self._at_step(source, step, height_m))[1]
+        return measured.body_fat_pct if abs(measured.height_m - height_m) <= HEIGHT_TOLERANCE_M else float("nan")
+
+    def reach(self, source: np.ndarray, height_m: float) -> list[tuple[float, float]]:
+        """[(step, body fat %)] at the lean and the heavy end of what this body reaches along
+        the lever, height kept: the ends of STEP_RANGE, or where the Navy estimate stops being
+        defined (below 0 or above 75 %) before them."""
+        ends = []
+        for end in STEP_RANGE:
+            inside, outside = 0.0, end
+            fat = self._body_fat(source, end, height_m)
+            if np.isfinite(fat):
+                ends.append((end, fat))
+                continue
+            for _ in range(_REACH_BISECTIONS):
+                middle = 0.5 * (inside + outside)
+                inside, outside = (middle, outside) if np.isfinite(self._body_fat(source, middle, height_m)) else (
+                    inside, middle)
+            ends.append((inside, self._body_fat(source, inside, height_m)))
+        return ends
+
+    def morph(self, source: np.ndarray, values: Sequence[float], absolute: bool = False) -> list[MorphLevel]:
+        """The source level, then one level per value: a body-fat change in percentage points
+        (or, `absolute`, a body fat in %). SynthError naming the reachable range if any target
+        lies outside it (checked before any level is solved)."""
+        source = np.asarray(source, np.float64)
+        vertices, measured = self._measure(source)
+        if not np.isfinite(measured.body_fat_pct):
+            raise SynthError("this body's US Navy body-fat estimate is undefined (outside the equations' range); "
+                             "it cannot be morphed by body fat")
+        targets = [(f"{v:g} %" if absolute else f"{v:+g}", v if absolute else measured.body_fat_pct + v)
+                   for v in values]
+        (lean_step, low), (heavy_step, high) = self.reach(source, measured.height_m)
+        outside = [f"{label} ({target:.1f} %)" for label, target in targets if not low <= target <= high]
+        if outside:
+            raise SynthError(f"body-fat target {', '.join(outside)} is out of reach for this body: along its fat "
+                             f"direction, with its height kept, it reaches {low:.1f} to {high:.1f} % (source "
+                             f"{measured.body_fat_pct:.1f} %); choose targets inside that range")
+        levels = [MorphLevel("source", None, 0.0, source.astype(np.float32), _placed(vertices), measured)]
+        for label, target in targets:
+            bracket = (lean_step, 0.0) if target < measured.body_fat_pct else (0.0, heavy_step)
+            step = illinois(lambda x: self._body_fat(source, x, measured.height_m) - target, *bracket,
+                            BODY_FAT_TOLERANCE_PCT)
+            shape = self._at_step(source, step, measured.height_m)
+            vertices, reached = self._measure(shape)
+            if not (abs(reached.body_fat_pct - target) < BODY_FAT_TOLERANCE_PCT
+                    and abs(reached.height_m - measured.height_m) <= HEIGHT_TOLERANCE_M):
+                raise SynthError(f"body fat {target:.1f} % ({label}) was not reached within {BODY_FAT_TOLERANCE_PCT} "
+                                 f"points at a height within {1000 * HEIGHT_TOLERANCE_M:g} mm: the estimate is not "
+                                 "monotone along this body's fat direction there; choose a smaller change")
+            levels.append(MorphLevel(label, target, step, shape.astype(np.float32), _placed(vertices), reached))
+        return levels
+
+
+def illinois(f, low: float, high: float, tolerance: float, iterations: int = 40) -> float:
+    """A root of the increasing `f` in [low, high] (false position with the Illinois
+    correction): the first x with |f(x)| < tolerance, else the best found; the nearer end if
+    the root lies outside."""
+    f_low, f_high = f(low), f(high)
+    if f_low >= 0 or f_high <= 0:
+        return low if abs(f_low) <= abs(f_high) else high
+    best = (abs(f_low), low) if abs(f_low) < abs(f_high) else (abs(f_high), high)
+    side = 0
+    for _ in range(iterations):
+        x = high - f_high * (high - low) / (f_high - f_low)
+        value = f(x)
+        best = min(best, (abs(value), x))
+        if abs(value) < tolerance:
+            return x
+        if value < 0:
+            low, f_low = x, value
+            f_high = 0.5 * f_high if side == -1 else f_high
+            side = -1
+        else:
+            high, f_high = x, value
+            f_low = 0.5 * f_low if side == 1 else f_low
+            side = 1
+    return best[1]
+
+
+def _placed(vertices: np.ndarray) -> np.ndarray:
+    """Vertices (V, 3) float32 with the soles on y = 0 and the body centred over x = z = 0."""
+    offset = np.array([-vertices[:, 0].mean(), -vertices[:, 1].min(), -vertices[:, 2].mean()])
+    return (vertices + offset).astype(np.float32)
+
+
+def parse_changes(text: str) -> list[float]:
+    """"-10,-5,+5,+10" -> [-10.0, -5.0, 5.0, 10.0]; SynthError for anything else."""
+    values = []
+    for item in (part.strip() for part in text.split(",")):
+        try:
+            value = float(item)
+        except ValueError:
+            raise SynthError(f"--body-fat {text!r}: {item!r} is not a number; give comma-separated body-fat "
+                             "values in percentage points, e.g. -10,-5,+5,+10") from None
+        if not np.isfinite(value):
+            raise SynthError(f"--body-fat {text!r}: {item!r} is not a finite number")
+        values.append(value)
+    return values
