@@ -122,6 +122,14 @@ def test_known_height_needs_height_labels(tmp_path, anny_source):
         train(config, anny_source, progress=False)
 
 
+def test_a_view_the_dataset_lacks_is_one_line(smoke_dataset, tmp_path):
+    config = tmp_path / "train.toml"
+    config.write_text(f'[data]\nuri = "{smoke_dataset}"\nviews = ["front", "top"]\n[run]\nout = "{tmp_path / "run"}"\n')
+    result = CliRunner().invoke(main, ["train", str(config), "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "data.views asks for top" in result.output and "front, left, back, right" in result.output
+
+
 def test_reported_height_is_noisy_only_when_augmenting():
     rng = np.random.default_rng(0)
     reported = np.array([reported_height(1.7, rng, AugmentConfig()) for _ in range(4000)])

@@ -122,6 +122,11 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.run.seed)
     model, manifest = dataset_body_model(config.data.uri, source)
+    built_views = manifest["spec"]["views"]["names"]
+    missing = [name for name in config.data.views if name not in built_views]
+    if missing:
+        raise SynthError(f"data.views asks for {', '.join(missing)}, but {config.data.uri} has the views "
+                         f"{', '.join(built_views)}; set data.views to some of those")
     if config.model.known_height and not manifest["spec"]["labels"]["measurements"]:
         raise SynthError(f"model.known_height needs height labels, but {config.data.uri} was built with "
                          "labels.measurements = false; rebuild it with measurements on")
