@@ -5,9 +5,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 
-from synth.measurements import BodyMeasurer, loop_length, navy_body_fat_pct, signed_volume
+from body_models import BodyModel, ParamSpace, Skeleton
+from synth.measurements import BodyMeasurer, body_mass_kg, loop_length, navy_body_fat_pct, signed_volume
 
 
 def test_cylinder_circumference_and_volume():
@@ -73,3 +75,61 @@ def test_wider_smpl_has_larger_waist(smpl_model):
     narrow, wide = _measure_varying(smpl_model, smpl_model.neutral_shape(), 1, [0.0, 3.0])
     assert wide.waist_circumference_m > narrow.waist_circumference_m
     assert wide.volume_m3 > narrow.volume_m3 > 0
+
+
+def _ellipse_perimeter(a: float, b: float) -> float:
+    h = ((a - b) / (a + b)) ** 2  # Ramanujan
+    return math.pi * (a + b) * (1 + 3 * h / (10 + math.sqrt(4 - 3 * h)))
+
+
+class _TwoPrismTorso(BodyModel):
+    """A closed-form 'body': an ellipsoidal pelvis (radii 0.18 x 0.12 x 0.14 m, centre at
+    y = 0.80, so its equator at the back is the rearmost surface) inside the bottom of an
+    elliptic torso prism (y 0.70-1.50, radii 0.15 x 0.10 m). Joints: hips at y = 0.85,
+    shoulders at 1.45, spine inside the torso."""
+
+    name, version = "prisms", "test"
+    PELVIS, TORSO = (0.18, 0.14), (0.15, 0.10)
+
+    def __init__(self) -> None:
+        pelvis = trimesh.creation.icosphere(subdivisions=5)
+        pelvis.apply_scale([self.PELVIS[0], 0.12, self.PELVIS[1]])
+        pelvis.apply_translation([0.0, 0.80, 0.0])
+        torso = trimesh.creation.cylinder(radius=1.0, height=0.80, sections=512)
+        torso.apply_scale([self.TORSO[0], self.TORSO[1], 1.0])
+        torso.apply_transform(trimesh.transformations.rotation_matrix(-math.pi / 2, [1, 0, 0]))
+        torso.apply_translation([0.0, 1.10, 0.0])
+        body = trimesh.util.concatenate([pelvis, torso])
+        self._vertices = torch.tensor(body.vertices, dtype=torch.float32)
+        self.faces = np.asarray(body.faces, np.int64)
+        names = ("hip.L", "hip.R", "knee.L", "knee.R", "shoulder.L", "shoulder.R", "elbow.L", "elbow.R",
+                 "spine", "neck", "head", "wrist.L", "wrist.R", "ankle.L", "ankle.R")
+        spots = {"hip.L": (0.08, 0.85), "hip.R": (-0.08, 0.85), "knee.L": (0.08, 0.45), "knee.R": (-0.08, 0.45),
+                 "shoulder.L": (0.14, 1.45), "shoulder.R": (-0.14, 1.45), "elbow.L": (0.3, 1.2),
+                 "elbow.R": (-0.3, 1.2), "spine": (0.0, 1.2), "neck": (0.0, 1.5), "head": (0.0, 1.6)}
+        self._joints = torch.tensor([[spots.get(n, (0.0, 0.1))[0], spots.get(n, (0.0, 0.1))[1], 0.0] for n in names])
+        self.skeleton = Skeleton(names, ("shoulder.L", "shoulder.R"), ("elbow.L", "elbow.R"), ("wrist.L", "wrist.R"),
+                                 ("hip.L", "hip.R"), ("knee.L", "knee.R"), ("ankle.L", "ankle.R"), ("spine",),
+                                 ("neck", "head"))
+        self.shape_space = ParamSpace("shape", ("size",), 0.0, 1.0, "unitless")
+        self.pose_space = ParamSpace("pose", ("none",), 0.0, 0.0, "radians")
+        self.native_to_world = np.eye(3)
+
+    def _forward_native(self, shape, pose):
+        return self._vertices.expand(len(shape), -1, -1), self._joints.expand(len(shape), -1, -1)
+
+    def sample_shapes(self, rngs, prior):
+        return np.zeros((len(rngs), 1), np.float32)
+
+    def female_fraction(self, shape):
+        return 0.0
+
+
+def test_iliac_waist_and_buttock_hip_on_closed_form_prisms():
+    model = _TwoPrismTorso()
+    m = BodyMeasurer(model).measure_shapes(np.zeros((1, 1), np.float32))[0]
+    # iliac level: 0.85 + 0.27 * (1.45 - 0.85) = 1.012 m, inside the torso prism
+    assert m.waist_iliac_circumference_m == pytest.approx(_ellipse_perimeter(*model.TORSO), rel=0.002)
+    # hip: at the rearmost point between the hip joints, the pelvis's equator
+    assert m.hip_circumference_m == pytest.approx(_ellipse_perimeter(*model.PELVIS), rel=0.005)
+    assert m.mass_kg == pytest.approx(body_mass_kg(m.volume_m3, m.body_fat_pct), rel=1e-9)
