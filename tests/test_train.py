@@ -6,14 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from body_models import SynthError
 from synth.cli import main
 from synth.train.augment import AugmentConfig, corrupt, reported_height
+from synth.train.baselines import RIDGES, fit_baselines
+from synth.train.bodies import mean_vertex_error
 from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
+from synth.train.evaluate import scale_corrected
 from synth.train.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,10 +62,36 @@ def test_eval_reports_millimetres_beside_mean_body(trained, smoke_dataset, tmp_p
     assert run.exit_code == 0, run.output
     report = json.loads((tmp_path / "eval.json").read_text())
     assert report["subjects"] == 8
-    for method in ("model", "mean_body"):
-        for metric in ("pve_t_mm", "pve_mm", "height_mm", "waist_circumference_mm"):
-            assert 0 < report[method][metric]["mean"] < 500
-    assert "| pve_t_mm |" in (tmp_path / "eval.md").read_text()
+    ridge = report["baselines"]["ridge on silhouettes"]
+    for method in (report["model"], report["mean_body"], ridge):
+        for metric in ("pve_t_mm", "pve_t_sc_mm", "pve_mm", "height_mm", "waist_circumference_mm", "body_fat_pts"):
+            assert 0 < method[metric]["mean"] < 500 and method[metric]["median"] <= method[metric]["tp90"]
+    assert ridge["ridge"] in RIDGES
+    table = (tmp_path / "eval.md").read_text()
+    assert "| pve_t_mm |" in table and "ridge on silhouettes mean" in table and "net vs best baseline" in table
+
+
+def test_scale_corrected_error_ignores_size_but_not_shape():
+    truth = torch.randn(2, 50, 3)
+    scaled, reference = scale_corrected(1.1 * truth + 0.3, truth)
+    assert torch.allclose(scaled, reference, atol=1e-5)  # a bigger copy, shifted: no error once corrected
+    bent = truth.clone()
+    bent[:, :10, 0] += 0.2
+    assert (mean_vertex_error(*scale_corrected(bent, truth)) > 0.01).all()
+
+
+def test_baselines_use_the_height_only_for_height_checkpoints(smoke_dataset):
+    stream = SilhouetteStream(StreamConfig(uri=str(smoke_dataset), split="train", views=("front", "left"),
+                                           input_size=64, augment=AugmentConfig(enabled=False), shuffle_buffer=1,
+                                           repeat=False))
+    without = fit_baselines(stream, known_height=False, rows=24)
+    with_height = fit_baselines(stream, known_height=True, rows=24)
+    assert [b.name for b in without] == ["ridge on silhouettes"]
+    assert [b.name for b in with_height] == ["ridge on height", "ridge on silhouettes + height"]
+    batch = next(iter(DataLoader(stream, batch_size=4)))
+    assert with_height[0].predict(batch).shape == (4, len(batch["shape"][0]))
+    taller = dict(batch, height_input_m=batch["height_input_m"] + 0.2)
+    assert not torch.equal(with_height[0].predict(batch), with_height[0].predict(taller))
 
 
 @pytest.fixture(scope="module")

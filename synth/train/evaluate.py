@@ -1,8 +1,13 @@
-"""`synth eval`: millimetre errors of a checkpoint on a dataset split, beside a mean-body baseline.
+"""`synth eval`: errors of a checkpoint on a dataset split, beside closed-form baselines.
 
-Per subject: PVE-T (mean per-vertex error of the neutral-pose body), PVE (posed body,
-both root-centred), height error and circumference errors (plane sections, see
-`synth.measurements`), all in mm. Reported as mean and median, in JSON and markdown.
+Per subject: PVE-T (mean per-vertex error of the neutral-pose body), PVE-T-SC (the same
+after the best uniform scale of the predicted body about its centroid, the SSP-3D
+convention, fair to nets that do not know the height), PVE (posed body, both
+root-centred), height and circumference errors (plane sections, see
+`synth.measurements`), all in mm, and the body-fat error in %BF points. Reported as
+mean, median and TP90 (the 90th percentile of the absolute error), in JSON and markdown,
+for the net, the mean body and the ridge baselines of `synth.train.baselines` (fitted on
+the training split), with the net's improvement over each.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from body_models.capture_pose import CapturePoseMapper
 from synth.dataset.atomic import atomic_write_bytes
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer
 from synth.train.augment import AugmentConfig
+from synth.train.baselines import fit_baselines
 from synth.train.bodies import clamp_shape, denormalise, mean_vertex_error, model_for, neutral_vertices, posed_vertices
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig
@@ -32,7 +38,8 @@ def _errors(model, mapper, measured, shape, capture_pose, batch) -> dict[str, np
     measure `measured`, against a batch's truth."""
     with torch.no_grad():
         predicted, truth = neutral_vertices(model, shape), neutral_vertices(model, batch["shape"])
-        out = {"pve_t_mm": mean_vertex_error(predicted, truth).numpy() * 1000}
+        out = {"pve_t_mm": mean_vertex_error(predicted, truth).numpy() * 1000,
+               "pve_t_sc_mm": mean_vertex_error(*scale_corrected(predicted, truth)).numpy() * 1000}
         posed_truth = model.forward(batch["shape"], batch["pose"])
         out["pve_mm"] = mean_vertex_error(posed_vertices(model, mapper, shape, capture_pose),
                                           posed_truth.vertices - posed_truth.joints[:, :1]).numpy() * 1000
@@ -41,7 +48,16 @@ def _errors(model, mapper, measured, shape, capture_pose, batch) -> dict[str, np
         k = MEASUREMENT_NAMES.index(name)
         values = np.array([getattr(m, name) for m in measured])
         out[name.removesuffix("_m") + "_mm"] = np.abs(values - truth_columns[:, k]) * 1000
+    body_fat = np.array([m.body_fat_pct for m in measured])
+    out["body_fat_pts"] = np.abs(body_fat - truth_columns[:, MEASUREMENT_NAMES.index("body_fat_pct")])
     return out
+
+
+def scale_corrected(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both (B, V, 3) centred on their centroids, the prediction scaled by the least-squares s."""
+    p, t = predicted - predicted.mean(1, keepdim=True), truth - truth.mean(1, keepdim=True)
+    scale = (p * t).sum((1, 2)) / (p * p).sum((1, 2))
+    return p * scale[:, None, None], t
 
 
 def _summary(errors: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]:
@@ -50,19 +66,29 @@ def _summary(errors: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]
         values = np.concatenate(parts)
         values = values[np.isfinite(values)]
         if values.size:
-            summary[name] = {"mean": float(values.mean()), "median": float(np.median(values))}
+            summary[name] = {"mean": float(values.mean()), "median": float(np.median(values)),
+                             "tp90": float(np.percentile(values, 90))}
     return summary
 
 
-def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource) -> dict[str, Any]:
+def _stream(uri: str, split: str, meta: dict[str, Any]) -> SilhouetteStream:
+    return SilhouetteStream(StreamConfig(uri=uri, split=split, views=tuple(meta["views"]),
+                                         input_size=meta["input_size"], augment=AugmentConfig(enabled=False),
+                                         shuffle_buffer=1, repeat=False))
+
+
+def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, train_split: str = "train",
+             baseline_rows: int = 4000) -> dict[str, Any]:
+    """The report of the module docstring; `baseline_rows` training rows fit the baselines
+    (0: mean body only)."""
     state = load_checkpoint(checkpoint)
     meta, net, stats = state["meta"], state["model"], state["stats"]
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     mapper, measurer = CapturePoseMapper(model), BodyMeasurer(model)
-    data = SilhouetteStream(StreamConfig(uri=uri, split=split, views=tuple(meta["views"]),
-                                         input_size=meta["input_size"], augment=AugmentConfig(enabled=False),
-                                         shuffle_buffer=1, repeat=False))
-    errors: dict[str, dict[str, list[np.ndarray]]] = {"model": {}, "mean_body": {}}
+    data = _stream(uri, split, meta)
+    baselines = (fit_baselines(_stream(uri, train_split, meta), net.config.known_height, baseline_rows)
+                 if baseline_rows else [])
+    errors: dict[str, dict[str, list[np.ndarray]]] = {"model": {}, "mean_body": {}, **{b.name: {} for b in baselines}}
     mean_body = measurer.measure_shapes(stats.shape_mean[None].cpu().numpy())[0]
     subjects = 0
     for batch in DataLoader(data, batch_size=32):
@@ -78,23 +104,35 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource) ->
                       measurer.measure_shapes(clamp_shape(model, predicted["shape"]).cpu().numpy())),
             "mean_body": (stats.shape_mean.expand(count, -1), stats.pose_mean.expand(count, -1), [mean_body] * count),
         }
+        for baseline in baselines:
+            shape = baseline.predict(batch)
+            guesses[baseline.name] = (shape, stats.pose_mean.expand(count, -1),
+                                      measurer.measure_shapes(clamp_shape(model, shape).numpy()))
         for method, (shape, pose, measured) in guesses.items():
             for name, values in _errors(model, mapper, measured, shape.cpu(), pose.cpu(), batch).items():
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
             "views": meta["views"], "body_model": model.version, "known_height": net.config.known_height,
-            "model": _summary(errors["model"]), "mean_body": _summary(errors["mean_body"])}
+            "model": _summary(errors["model"]), "mean_body": _summary(errors["mean_body"]),
+            "baselines": {b.name: {"ridge": b.ridge, "train_rows_max": baseline_rows, **_summary(errors[b.name])}
+                          for b in baselines}}
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """Net mean / median / TP90 per metric, each baseline's mean, and the net's improvement
+    over the best baseline (positive: the net's mean error is that much lower)."""
+    others = {"mean body": report["mean_body"], **report.get("baselines", {})}
     lines = [f"# Evaluation on {report['data']} ({report['split']}, {report['subjects']} subjects)", "",
              f"Views: {', '.join(report['views'])}; body model {report['body_model']}"
-             f"{'; the model was given each true height' if report['known_height'] else ''}. Errors in mm.", "",
-             "| metric | model mean | model median | mean-body mean | mean-body median |", "|---|---|---|---|---|"]
+             f"{'; the model was given each true height' if report['known_height'] else ''}. Errors in mm "
+             "(body fat in %BF points); baselines fitted on the training split.", "",
+             "| metric | net mean | net median | net TP90 | " + " | ".join(f"{n} mean" for n in others)
+             + " | net vs best baseline |", "|---|---|---|---|" + "---|" * len(others) + "---|"]
     for name, values in report["model"].items():
-        base = report["mean_body"].get(name, {"mean": float("nan"), "median": float("nan")})
-        lines.append(f"| {name} | {values['mean']:.1f} | {values['median']:.1f} | {base['mean']:.1f} | "
-                     f"{base['median']:.1f} |")
+        means = [others[n].get(name, {}).get("mean", float("nan")) for n in others]
+        best = np.nanmin(means) if np.isfinite(means).any() else float("nan")
+        lines.append(f"| {name} | {values['mean']:.1f} | {values['median']:.1f} | {values['tp90']:.1f} | "
+                     + " | ".join(f"{m:.1f}" for m in means) + f" | {100 * (1 - values['mean'] / best):+.0f} % |")
     return "\n".join(lines) + "\n"
 
 

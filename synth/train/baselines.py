@@ -1,0 +1,84 @@
+"""Closed-form baselines that `synth eval` reports beside the net, fitted on the training split.
+
+- `scalars`: ridge regression of the shape vector on the scalar inputs the net gets
+  (the typed height, for checkpoints trained with it); absent when the net takes none.
+- `silhouettes`: ridge regression of the shape vector on the views' framed silhouettes
+  downsampled to `BASELINE_PIXELS` x `BASELINE_PIXELS`, plus those scalar inputs.
+Features are standardised; the ridge strength is picked from `RIDGES` on the last fifth of
+the training rows, then the model is refitted on all of them. Baselines predict the shape
+only; their posed-body errors use the training mean pose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from synth.train.data import SilhouetteStream
+
+BASELINE_PIXELS = 32
+RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars: bool) -> np.ndarray:
+    """(B, F) float64 features of a batch: pooled silhouettes and/or the typed height."""
+    parts = []
+    if silhouettes:
+        frames = batch["silhouettes"]
+        pooled = F.adaptive_avg_pool2d(frames.reshape(-1, 1, *frames.shape[-2:]), BASELINE_PIXELS)
+        parts.append(pooled.reshape(len(frames), -1).double().numpy())
+    if scalars:
+        parts.append(batch["height_input_m"].double().numpy()[:, None])
+    return np.concatenate(parts, 1)
+
+
+@dataclass(frozen=True)
+class RidgeBaseline:
+    """shape = ((x - x_mean) / x_std) @ weights + y_mean; ridge: the chosen strength."""
+
+    name: str
+    silhouettes: bool
+    scalars: bool
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    weights: np.ndarray
+    y_mean: np.ndarray
+    ridge: float
+
+    def predict(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = (baseline_features(batch, self.silhouettes, self.scalars) - self.x_mean) / self.x_std
+        return torch.from_numpy(x @ self.weights + self.y_mean).float()
+
+
+def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
+    return np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
+
+
+def _fit(name: str, x: np.ndarray, y: np.ndarray, silhouettes: bool, scalars: bool) -> RidgeBaseline:
+    x_mean, x_std, y_mean = x.mean(0), x.std(0) + 1e-6, y.mean(0)
+    xs, yc = (x - x_mean) / x_std, y - y_mean
+    split = int(0.8 * len(xs))
+    errors = [((xs[split:] @ _solve(xs[:split], yc[:split], r) - yc[split:]) ** 2).mean() for r in RIDGES]
+    ridge = RIDGES[int(np.argmin(errors))]
+    return RidgeBaseline(name, silhouettes, scalars, x_mean, x_std, _solve(xs, yc, ridge), y_mean, ridge)
+
+
+def fit_baselines(train: SilhouetteStream, known_height: bool, rows: int) -> list[RidgeBaseline]:
+    """The baselines of the module docstring, fitted on up to `rows` training rows."""
+    frames, scalars, shapes = [], [], []
+    seen = 0
+    for batch in DataLoader(train, batch_size=64):
+        frames.append(baseline_features(batch, True, False))
+        scalars.append(batch["height_input_m"].double().numpy()[:, None])
+        shapes.append(batch["shape"].double().numpy())
+        seen += len(batch["shape"])
+        if seen >= rows:
+            break
+    x_frames, x_scalars, y = np.concatenate(frames), np.concatenate(scalars), np.concatenate(shapes)
+    if not known_height:
+        return [_fit("ridge on silhouettes", x_frames, y, True, False)]
+    return [_fit("ridge on height", x_scalars, y, False, True),
+            _fit("ridge on silhouettes + height", np.concatenate([x_frames, x_scalars], 1), y, True, True)]
