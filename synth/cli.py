@@ -177,14 +177,17 @@ def evaluate(checkpoint: Path, data: str, split: str, train_split: str, baseline
 @click.option("--format", "mesh_format", type=click.Choice(["obj", "ply"]), default="obj", show_default=True)
 @click.option("--height-m", type=float, default=None,
               help="The subject's standing height in meters (for checkpoints trained with model.known_height).")
+@click.option("--weight-kg", type=float, default=None,
+              help="The subject's body weight in kg (for checkpoints trained with model.known_weight).")
 @model_path_option
 @anny_cache_option
 def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, mesh_format: str, height_m: float | None,
-            model_path: str | None, anny_cache: str | None) -> None:
+            weight_kg: float | None, model_path: str | None, anny_cache: str | None) -> None:
     """Predict a 3D body from silhouette IMAGES (one per view, in the checkpoint's view order)."""
     from synth.train.predict import predict as run_predict
 
-    report = run_predict(checkpoint, list(images), out, _source(model_path, anny_cache), mesh_format, height_m)
+    report = run_predict(checkpoint, list(images), out, _source(model_path, anny_cache), mesh_format, height_m,
+                         weight_kg)
     m = report["measurements"]
     click.echo(f"height {m['height_m']:.3f} m, waist {m['waist_circumference_m']:.3f} m, "
                f"body fat {m['body_fat_pct']:.1f} % (estimate) -> {out}")

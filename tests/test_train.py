@@ -13,13 +13,14 @@ from torch.utils.data import DataLoader
 
 from body_models import SynthError
 from synth.cli import main
-from synth.train.augment import AugmentConfig, corrupt, reported_height
+from synth.train.augment import AugmentConfig, corrupt, reported_height, reported_weight
 from synth.train.baselines import RIDGES, fit_baselines
 from synth.train.bodies import mean_vertex_error
 from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
 from synth.train.evaluate import scale_corrected
 from synth.train.loop import train
+from synth.train.model import NetConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,14 +81,17 @@ def test_scale_corrected_error_ignores_size_but_not_shape():
     assert (mean_vertex_error(*scale_corrected(bent, truth)) > 0.01).all()
 
 
-def test_baselines_use_the_height_only_for_height_checkpoints(smoke_dataset):
+def test_baselines_use_the_scalars_the_net_takes(smoke_dataset):
     stream = SilhouetteStream(StreamConfig(uri=str(smoke_dataset), split="train", views=("front", "left"),
                                            input_size=64, augment=AugmentConfig(enabled=False), shuffle_buffer=1,
                                            repeat=False))
-    without = fit_baselines(stream, known_height=False, rows=24)
-    with_height = fit_baselines(stream, known_height=True, rows=24)
+    without = fit_baselines(stream, NetConfig(views=2, shape_size=35, pose_size=14), rows=24)
+    with_height = fit_baselines(stream, NetConfig(views=2, shape_size=35, pose_size=14, known_height=True), rows=24)
+    both = fit_baselines(stream, NetConfig(views=2, shape_size=35, pose_size=14, known_height=True,
+                                           known_weight=True), rows=24)
     assert [b.name for b in without] == ["ridge on silhouettes"]
     assert [b.name for b in with_height] == ["ridge on height", "ridge on silhouettes + height"]
+    assert [b.name for b in both] == ["ridge on height + weight", "ridge on silhouettes + height + weight"]
     batch = next(iter(DataLoader(stream, batch_size=4)))
     assert with_height[0].predict(batch).shape == (4, len(batch["shape"][0]))
     taller = dict(batch, height_input_m=batch["height_input_m"] + 0.2)
@@ -136,9 +140,48 @@ def test_height_conditioned_checkpoint_needs_and_uses_the_height(trained_with_he
 
 def test_a_checkpoint_without_height_refuses_one(trained, smoke_dataset, tmp_path):
     _, result = trained
-    run = _predict(result.out / "best.pt", _silhouette_files(smoke_dataset, tmp_path), tmp_path / "p",
-                   "--height-m", "1.7")
+    images = _silhouette_files(smoke_dataset, tmp_path)
+    run = _predict(result.out / "best.pt", images, tmp_path / "p", "--height-m", "1.7")
     assert run.exit_code == 1 and "leave out --height-m" in run.output
+    run = _predict(result.out / "best.pt", images, tmp_path / "p", "--weight-kg", "70")
+    assert run.exit_code == 1 and "leave out --weight-kg" in run.output
+
+
+def test_weight_conditioned_checkpoint_needs_and_uses_the_weight(smoke_dataset, tmp_path, anny_source):
+    config = config_from_dict({
+        "data": {"uri": str(smoke_dataset), "val_split": "test", "views": ["front", "left"], "input_size": 64,
+                 "num_workers": 0, "shuffle_buffer": 8},
+        "model": {"width": 8, "known_height": True, "known_weight": True},
+        "optim": {"batch_size": 8, "steps": 10},
+        "run": {"out": str(tmp_path / "run"), "device": "cpu", "eval_every": 10, "val_batches": 1, "stats_rows": 24},
+    })
+    checkpoint = train(config, anny_source, progress=False).out / "best.pt"
+    images = _silhouette_files(smoke_dataset, tmp_path)
+    run = _predict(checkpoint, images, tmp_path / "none", "--height-m", "1.7")
+    assert run.exit_code == 1 and "pass --weight-kg" in run.output
+    run = _predict(checkpoint, images, tmp_path / "lbs", "--height-m", "1.7", "--weight-kg", "900")
+    assert run.exit_code == 1 and "body weight in kilograms" in run.output and "Traceback" not in run.output
+    shapes = []
+    for weight in (55.0, 120.0):
+        run = _predict(checkpoint, images, tmp_path / f"w{weight}", "--height-m", "1.7", "--weight-kg", str(weight))
+        assert run.exit_code == 0, run.output
+        report = json.loads((tmp_path / f"w{weight}" / "prediction.json").read_text())
+        assert report["given_weight_kg"] == weight
+        shapes.append(report["shape"])
+    assert shapes[0] != shapes[1]
+    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(checkpoint), "--data", str(smoke_dataset),
+                                    "--split", "test", "--out", str(tmp_path / "eval")])
+    assert run.exit_code == 0, run.output
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert report["known_weight"] is True and "ridge on height + weight" in report["baselines"]
+    assert "given each true weight" in (tmp_path / "eval" / "eval.md").read_text()
+
+
+def test_reported_weight_is_noisy_only_when_augmenting():
+    rng = np.random.default_rng(0)
+    noisy = np.array([reported_weight(80.0, rng, AugmentConfig()) for _ in range(4000)])
+    assert abs(noisy.std() - AugmentConfig().weight_noise_kg) < 0.05 and abs(noisy.mean() - 80.0) < 0.1
+    assert reported_weight(80.0, rng, AugmentConfig(enabled=False)) == 80.0
 
 
 def test_known_height_needs_height_labels(tmp_path, anny_source):

@@ -26,6 +26,7 @@ class AugmentConfig:
     scale_jitter: float = 0.08
     shift_jitter: float = 0.04
     height_noise_m: float = 0.015  # std of a user's error reporting their height
+    weight_noise_kg: float = 1.0  # std of a user's error reporting their weight
 
 
 def corrupt(mask: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
@@ -70,3 +71,9 @@ def reported_height(height_m: float, rng: np.random.Generator, config: AugmentCo
     """The standing height (m) as a user would report it: the truth plus Gaussian noise
     of `height_noise_m`; the truth when disabled."""
     return height_m + rng.normal(0.0, config.height_noise_m) if config.enabled else height_m
+
+
+def reported_weight(mass_kg: float, rng: np.random.Generator, config: AugmentConfig) -> float:
+    """The body weight (kg) as a user would report it: the truth plus Gaussian noise of
+    `weight_noise_kg` (a bathroom scale, clothes, time of day); the truth when disabled."""
+    return mass_kg + rng.normal(0.0, config.weight_noise_kg) if config.enabled else mass_kg

@@ -1,7 +1,8 @@
 """Closed-form baselines that `synth eval` reports beside the net, fitted on the training split.
 
 - `scalars`: ridge regression of the shape vector on the scalar inputs the net gets
-  (the typed height, for checkpoints trained with it); absent when the net takes none.
+  (the typed height and/or weight, for checkpoints trained with them); absent when the net
+  takes none.
 - `silhouettes`: ridge regression of the shape vector on the views' framed silhouettes
   downsampled to `BASELINE_PIXELS` x `BASELINE_PIXELS`, plus those scalar inputs.
 Features are standardised; the ridge strength is picked from `RIDGES` on the last fifth of
@@ -18,20 +19,19 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from synth.train.data import SilhouetteStream
+from synth.train.model import SCALAR_INPUTS, NetConfig
 
 BASELINE_PIXELS = 32
 RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
-def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars: bool) -> np.ndarray:
-    """(B, F) float64 features of a batch: pooled silhouettes and/or the typed height."""
-    parts = []
+def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars: tuple[str, ...]) -> np.ndarray:
+    """(B, F) float64 features of a batch: pooled silhouettes and/or the batch keys `scalars`."""
+    parts = [batch[key].double().numpy()[:, None] for key in scalars]
     if silhouettes:
         frames = batch["silhouettes"]
         pooled = F.adaptive_avg_pool2d(frames.reshape(-1, 1, *frames.shape[-2:]), BASELINE_PIXELS)
         parts.append(pooled.reshape(len(frames), -1).double().numpy())
-    if scalars:
-        parts.append(batch["height_input_m"].double().numpy()[:, None])
     return np.concatenate(parts, 1)
 
 
@@ -41,7 +41,7 @@ class RidgeBaseline:
 
     name: str
     silhouettes: bool
-    scalars: bool
+    scalars: tuple[str, ...]
     x_mean: np.ndarray
     x_std: np.ndarray
     weights: np.ndarray
@@ -57,7 +57,7 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     return np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
 
 
-def _fit(name: str, x: np.ndarray, y: np.ndarray, silhouettes: bool, scalars: bool) -> RidgeBaseline:
+def _fit(name: str, x: np.ndarray, y: np.ndarray, silhouettes: bool, scalars: tuple[str, ...]) -> RidgeBaseline:
     x_mean, x_std, y_mean = x.mean(0), x.std(0) + 1e-6, y.mean(0)
     xs, yc = (x - x_mean) / x_std, y - y_mean
     split = int(0.8 * len(xs))
@@ -66,19 +66,21 @@ def _fit(name: str, x: np.ndarray, y: np.ndarray, silhouettes: bool, scalars: bo
     return RidgeBaseline(name, silhouettes, scalars, x_mean, x_std, _solve(xs, yc, ridge), y_mean, ridge)
 
 
-def fit_baselines(train: SilhouetteStream, known_height: bool, rows: int) -> list[RidgeBaseline]:
-    """The baselines of the module docstring, fitted on up to `rows` training rows."""
-    frames, scalars, shapes = [], [], []
-    seen = 0
+def fit_baselines(train: SilhouetteStream, net: NetConfig, rows: int) -> list[RidgeBaseline]:
+    """The baselines of the module docstring for a net's inputs, fitted on up to `rows`
+    training rows."""
+    scalars = tuple(key for flag, key, _, _ in SCALAR_INPUTS.values() if getattr(net, flag))
+    batches, seen = [], 0
     for batch in DataLoader(train, batch_size=64):
-        frames.append(baseline_features(batch, True, False))
-        scalars.append(batch["height_input_m"].double().numpy()[:, None])
-        shapes.append(batch["shape"].double().numpy())
+        batches.append(batch)
         seen += len(batch["shape"])
         if seen >= rows:
             break
-    x_frames, x_scalars, y = np.concatenate(frames), np.concatenate(scalars), np.concatenate(shapes)
-    if not known_height:
-        return [_fit("ridge on silhouettes", x_frames, y, True, False)]
-    return [_fit("ridge on height", x_scalars, y, False, True),
-            _fit("ridge on silhouettes + height", np.concatenate([x_frames, x_scalars], 1), y, True, True)]
+    y = np.concatenate([b["shape"].double().numpy() for b in batches])
+    words = " + ".join(key.removesuffix("_input_m").removesuffix("_input_kg") for key in scalars)
+    fitted = [_fit(f"ridge on silhouettes{' + ' + words if words else ''}",
+                   np.concatenate([baseline_features(b, True, scalars) for b in batches]), y, True, scalars)]
+    if scalars:
+        fitted.insert(0, _fit(f"ridge on {words}", np.concatenate([baseline_features(b, False, scalars)
+                                                                   for b in batches]), y, False, scalars))
+    return fitted

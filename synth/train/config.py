@@ -28,10 +28,12 @@ class DataSection:
 class ModelSection:
     """width: channels of the first encoder stage (doubles three times); known_height: the
     net also takes the subject's standing height (m), as a phone app would ask for it
-    (training feeds the label with `height_noise_m` of noise; `synth predict --height-m`)."""
+    (training feeds the label with `height_noise_m` of noise; `synth predict --height-m`);
+    known_weight: likewise the body weight (kg; `weight_noise_kg` of noise, `--weight-kg`)."""
 
     width: int = 32
     known_height: bool = False
+    known_weight: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ _LIMITS = {
     "data.views": ("names", 1, 16), "data.input_size": ("int", 32, 512), "data.num_workers": ("int", 0, 64),
     "data.shuffle_buffer": ("int", 1, 100_000), "data.augment": ("bool", 0, 1),
     "model.width": ("int", 4, 256), "model.known_height": ("bool", 0, 1),
+    "model.known_weight": ("bool", 0, 1),
     "optim.lr": ("float", 1e-7, 1.0), "optim.weight_decay": ("float", 0, 1), "optim.batch_size": ("int", 1, 4096),
     "optim.steps": ("int", 1, 10**8), "optim.vertex_weight": ("float", 0, 1e4),
     "optim.param_weight": ("float", 0, 1e4), "optim.camera_weight": ("float", 0, 1e4),

@@ -21,7 +21,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from body_models import SynthError
 from synth.images import decode_silhouette
 from synth.measurements import MEASUREMENT_NAMES
-from synth.train.augment import AugmentConfig, corrupt, framing_jitter, reported_height
+from synth.train.augment import AugmentConfig, corrupt, framing_jitter, reported_height, reported_weight
 from synth.train.framing import frame_silhouette
 
 COLUMNS = ["subject_index", "view_names", "silhouettes", "shape", "capture_pose_rad", "pose", "R", "t",
@@ -82,8 +82,9 @@ class StreamConfig:
 
 class SilhouetteStream(IterableDataset):
     """Yields dicts: silhouettes (V, S, S) float32, shape, capture_pose, pose (native), camera (V, 3),
-    measurements (M,) (NaN where absent), height_input_m (the height as a user would type it:
-    noisy when augmenting; NaN without measurements), subject_index."""
+    measurements (M,) (NaN where absent), height_input_m and weight_input_kg (the height and
+    weight as a user would type them: noisy when augmenting; NaN without measurements),
+    subject_index."""
 
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
@@ -120,6 +121,7 @@ class SilhouetteStream(IterableDataset):
         cameras = view_cameras(row, cfg.views)
         measurements = [np.nan if row[m] is None else row[m] for m in MEASUREMENT_NAMES]
         height = np.nan if row["height_m"] is None else reported_height(row["height_m"], rng, cfg.augment)
+        weight = np.nan if row["mass_kg"] is None else reported_weight(row["mass_kg"], rng, cfg.augment)
         return {
             "silhouettes": torch.from_numpy(np.stack(frames)),
             "shape": torch.tensor(row["shape"], dtype=torch.float32),
@@ -128,6 +130,7 @@ class SilhouetteStream(IterableDataset):
             "camera": torch.from_numpy(cameras),
             "measurements": torch.tensor(measurements, dtype=torch.float32),
             "height_input_m": torch.tensor(height, dtype=torch.float32),
+            "weight_input_kg": torch.tensor(weight, dtype=torch.float32),
             "subject_index": row["subject_index"],
         }
 

@@ -86,14 +86,15 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     mapper, measurer = CapturePoseMapper(model), BodyMeasurer(model)
     data = _stream(uri, split, meta)
-    baselines = (fit_baselines(_stream(uri, train_split, meta), net.config.known_height, baseline_rows)
+    baselines = (fit_baselines(_stream(uri, train_split, meta), net.config, baseline_rows)
                  if baseline_rows else [])
     errors: dict[str, dict[str, list[np.ndarray]]] = {"model": {}, "mean_body": {}, **{b.name: {} for b in baselines}}
     mean_body = measurer.measure_shapes(stats.shape_mean[None].cpu().numpy())[0]
     subjects = 0
     for batch in DataLoader(data, batch_size=32):
-        if net.config.known_height and torch.isnan(batch["height_input_m"]).any():
-            raise SynthError(f"{checkpoint} takes the subject's height, but {uri} has no height labels "
+        if ((net.config.known_height or net.config.known_weight)
+                and torch.isnan(batch["height_input_m"] + batch["weight_input_kg"]).any()):
+            raise SynthError(f"{checkpoint} takes the subject's height or weight, but {uri} has no such labels "
                              "(built with labels.measurements = false)")
         with torch.no_grad():
             predicted = denormalise(run_net(net, batch), stats)
@@ -113,6 +114,7 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
             "views": meta["views"], "body_model": model.version, "known_height": net.config.known_height,
+            "known_weight": net.config.known_weight,
             "model": _summary(errors["model"]), "mean_body": _summary(errors["mean_body"]),
             "baselines": {b.name: {"ridge": b.ridge, "train_rows_max": baseline_rows, **_summary(errors[b.name])}
                           for b in baselines}}
@@ -124,7 +126,9 @@ def markdown(report: dict[str, Any]) -> str:
     others = {"mean body": report["mean_body"], **report.get("baselines", {})}
     lines = [f"# Evaluation on {report['data']} ({report['split']}, {report['subjects']} subjects)", "",
              f"Views: {', '.join(report['views'])}; body model {report['body_model']}"
-             f"{'; the model was given each true height' if report['known_height'] else ''}. Errors in mm "
+             f"{'; the net and baselines were given each true height' if report['known_height'] else ''}"
+             f"{'; the net and baselines were given each true weight' if report.get('known_weight') else ''}. "
+             "Errors in mm "
              "(body fat in %BF points); baselines fitted on the training split.", "",
              "| metric | net mean | net median | net TP90 | " + " | ".join(f"{n} mean" for n in others)
              + " | net vs best baseline |", "|---|---|---|---|" + "---|" * len(others) + "---|"]

@@ -127,15 +127,17 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
     if missing:
         raise SynthError(f"data.views asks for {', '.join(missing)}, but {config.data.uri} has the views "
                          f"{', '.join(built_views)}; set data.views to some of those")
-    if config.model.known_height and not manifest["spec"]["labels"]["measurements"]:
-        raise SynthError(f"model.known_height needs height labels, but {config.data.uri} was built with "
-                         "labels.measurements = false; rebuild it with measurements on")
+    scalars = [name for name in ("known_height", "known_weight") if getattr(config.model, name)]
+    if scalars and not manifest["spec"]["labels"]["measurements"]:
+        raise SynthError(f"model.{scalars[0]} needs height and weight labels, but {config.data.uri} was built "
+                         "with labels.measurements = false; rebuild it with measurements on")
     train_stream = stream(config, config.data.train_split, train=True)
     val_stream = stream(config, config.data.val_split, train=False)
     net = SilhouetteNet(NetConfig(views=len(config.data.views), shape_size=model.shape_space.size,
                                   pose_size=len(manifest["body_model"]["capture_pose_labels"]),
                                   width=config.model.width, input_size=config.data.input_size,
-                                  known_height=config.model.known_height)).to(device)
+                                  known_height=config.model.known_height,
+                                  known_weight=config.model.known_weight)).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.optim.steps)
     step, best = 0, float("inf")

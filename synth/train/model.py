@@ -2,7 +2,8 @@
 
 Input: (B, V, S, S) framed silhouettes in [0, 1], and with `known_height` the subject's
 standing height (B,) in meters (scale is lost when silhouettes are cropped and resized,
-so phone apps ask for it). Outputs are normalised targets (zero mean, unit std over the
+so phone apps ask for it), with `known_weight` the body weight (B,) in kg (apps ask for
+it too; it tells fat from frame where silhouettes are ambiguous). Outputs are normalised targets (zero mean, unit std over the
 training set, see `TargetStats`): shape (B, S_shape), capture pose (B, D) and per-view
 camera (B, V, 3).
 """
@@ -22,9 +23,14 @@ class NetConfig:
     width: int = 32
     input_size: int = 128
     known_height: bool = False
+    known_weight: bool = False
 
 
-_HEIGHT_CENTRE_M, _HEIGHT_SCALE_M = 1.7, 0.1  # fixed input normalisation of the height
+# scalar input -> (NetConfig flag, stream batch key, fixed centre, fixed scale)
+SCALAR_INPUTS: dict[str, tuple[str, str, float, float]] = {
+    "height_m": ("known_height", "height_input_m", 1.7, 0.1),
+    "weight_kg": ("known_weight", "weight_input_kg", 80.0, 20.0),
+}
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -56,27 +62,32 @@ class SilhouetteNet(nn.Module):
             _Block(w, w, 1), _Block(w, 2 * w, 2), _Block(2 * w, 4 * w, 2), _Block(4 * w, 8 * w, 2),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.view_embedding = nn.Parameter(torch.zeros(config.views, 8 * w))
-        fused = config.views * 8 * w + int(config.known_height)
+        fused = config.views * 8 * w + sum(getattr(config, flag) for flag, _, _, _ in SCALAR_INPUTS.values())
         self.trunk = nn.Sequential(nn.Linear(fused, 512), nn.ReLU(inplace=True), nn.Linear(512, 256),
                                    nn.ReLU(inplace=True))
         self.shape_head = nn.Linear(256, config.shape_size)
         self.pose_head = nn.Linear(256, config.pose_size)
         self.camera_head = nn.Linear(256, config.views * 3)
 
-    def forward(self, silhouettes: torch.Tensor, height_m: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, silhouettes: torch.Tensor, height_m: torch.Tensor | None = None,
+                weight_kg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         b, v, s, _ = silhouettes.shape
-        if (height_m is not None) != self.config.known_height:
-            raise ValueError("height_m must be given exactly when the net was built with known_height")
         features = self.encoder(silhouettes.reshape(b * v, 1, s, s)).reshape(b, v, -1)
-        fused = (features + self.view_embedding).reshape(b, -1)
-        if height_m is not None:
-            fused = torch.cat([fused, ((height_m - _HEIGHT_CENTRE_M) / _HEIGHT_SCALE_M)[:, None]], 1)
+        fused = [(features + self.view_embedding).reshape(b, -1)]
+        for (name, (flag, _, centre, scale)), value in zip(SCALAR_INPUTS.items(), (height_m, weight_kg)):
+            if (value is not None) != getattr(self.config, flag):
+                raise ValueError(f"{name} must be given exactly when the net was built with {flag}")
+            if value is not None:
+                fused.append(((value - centre) / scale)[:, None])
+        fused = torch.cat(fused, 1)
         hidden = self.trunk(fused)
         return {"shape": self.shape_head(hidden), "capture_pose": self.pose_head(hidden),
                 "camera": self.camera_head(hidden).reshape(b, v, 3)}
 
 
 def run_net(net: SilhouetteNet, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The net's outputs for a stream batch: its silhouettes, and its `height_input_m`
-    when the net takes the height (see `synth.train.data.SilhouetteStream`)."""
-    return net(batch["silhouettes"], batch["height_input_m"] if net.config.known_height else None)
+    """The net's outputs for a stream batch: its silhouettes, and the typed height / weight
+    when the net takes them (see `synth.train.data.SilhouetteStream`)."""
+    scalars = {name: batch[key] if getattr(net.config, flag) else None
+               for name, (flag, key, _, _) in SCALAR_INPUTS.items()}
+    return net(batch["silhouettes"], **scalars)

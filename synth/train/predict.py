@@ -24,6 +24,7 @@ from synth.subjects import place_on_ground, pose_bodies
 from synth.train.bodies import clamp_shape, denormalise, model_for
 from synth.train.checkpoint import load_checkpoint
 from synth.train.framing import frame_silhouette
+from synth.train.model import SCALAR_INPUTS
 
 _GREY_FRACTION = 0.05  # more mid-grey pixels than this: not a mask
 
@@ -48,26 +49,41 @@ def read_silhouette(path: Path) -> np.ndarray:
     return mask
 
 
-def _height_input(net, height_m: float | None) -> torch.Tensor | None:
-    """The height (1,) the net takes, checked against what the checkpoint was trained with."""
-    if not net.config.known_height:
-        if height_m is not None:
-            raise SynthError("this checkpoint was trained without the subject's height; leave out --height-m")
-        return None
-    if height_m is None:
-        raise SynthError("this checkpoint takes the subject's standing height: pass --height-m (meters, e.g. 1.78)")
-    if not 0.5 <= height_m <= 2.5:
-        raise SynthError(f"--height-m {height_m}: expected a standing height in meters, 0.5..2.5")
-    return torch.tensor([height_m], dtype=torch.float32)
+# scalar input -> (CLI option, what it is, valid range, unit hint for a value outside it)
+_SCALAR_OPTIONS = {
+    "height_m": ("--height-m", "standing height", (0.5, 2.5), "meters, e.g. 1.78"),
+    "weight_kg": ("--weight-kg", "body weight", (20.0, 400.0), "kilograms, e.g. 82.5 (1 lb = 0.4536 kg)"),
+}
+
+
+def _scalar_inputs(net, given: dict[str, float | None]) -> dict[str, torch.Tensor | None]:
+    """The height / weight (1,) tensors the net takes, each checked against what the
+    checkpoint was trained with and against its plausible range."""
+    inputs = {}
+    for name, (flag, _, _, _) in SCALAR_INPUTS.items():
+        option, what, (low, high), unit = _SCALAR_OPTIONS[name]
+        value = given.get(name)
+        if not getattr(net.config, flag):
+            if value is not None:
+                raise SynthError(f"this checkpoint was trained without the subject's {what}; leave out {option}")
+            inputs[name] = None
+            continue
+        if value is None:
+            raise SynthError(f"this checkpoint takes the subject's {what}: pass {option} ({unit})")
+        if not low <= value <= high:
+            raise SynthError(f"{option} {value}: expected a {what} in {unit.split(',')[0]}, {low:g}..{high:g}")
+        inputs[name] = torch.tensor([value], dtype=torch.float32)
+    return inputs
 
 
 def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSource,
-            mesh_format: str = "obj", height_m: float | None = None) -> dict[str, Any]:
+            mesh_format: str = "obj", height_m: float | None = None, weight_kg: float | None = None) -> dict[str, Any]:
     """Write body.<fmt> (posed), body_neutral.<fmt> and prediction.json into `out`.
-    `height_m`: the subject's standing height in meters, for checkpoints that take it."""
+    `height_m` / `weight_kg`: the subject's standing height (m) and weight (kg), for
+    checkpoints that take them."""
     state = load_checkpoint(checkpoint)
     meta, net, stats = state["meta"], state["model"], state["stats"]
-    height = _height_input(net, height_m)
+    scalars = _scalar_inputs(net, {"height_m": height_m, "weight_kg": weight_kg})
     views = meta["views"]
     if len(images) != len(views):
         raise SynthError(f"the checkpoint expects {len(views)} silhouettes ({', '.join(views)}, in that order), "
@@ -75,7 +91,7 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     frames = np.stack([frame_silhouette(read_silhouette(p), meta["input_size"]) for p in images])
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     with torch.no_grad():
-        predicted = denormalise(net(torch.from_numpy(frames)[None], height), stats)
+        predicted = denormalise(net(torch.from_numpy(frames)[None], **scalars), stats)
     shape = clamp_shape(model, predicted["shape"]).numpy().astype(np.float32)
     capture = predicted["capture_pose"].numpy()
     native = CapturePoseMapper(model).to_native(capture)
@@ -89,6 +105,7 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     report = {
         "inputs": [str(p) for p in images],
         "given_height_m": height_m,
+        "given_weight_kg": weight_kg,
         "views": views,
         "body_model": model.version,
         "shape": dict(zip(model.shape_space.labels, shape[0].tolist())),
