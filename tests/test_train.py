@@ -123,19 +123,28 @@ def test_height_conditioned_checkpoint_needs_and_uses_the_height(trained_with_he
     assert run.exit_code == 1 and "pass --height-m" in run.output
     run = _predict(checkpoint, images, tmp_path / "cm", "--height-m", "178")
     assert run.exit_code == 1 and "standing height in meters" in run.output
-    shapes = []
-    for height in (1.55, 1.95):
-        run = _predict(checkpoint, images, tmp_path / f"h{height}", "--height-m", str(height))
-        assert run.exit_code == 0, run.output
-        report = json.loads((tmp_path / f"h{height}" / "prediction.json").read_text())
-        assert report["given_height_m"] == height
-        shapes.append(report["shape"])
+    shapes = [_predicted_shape(checkpoint, images, tmp_path, "--height-m", height, "given_height_m")
+              for height in (1.55, 1.95)]
     assert shapes[0] != shapes[1]
-    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(checkpoint), "--data", str(smoke_dataset),
-                                    "--split", "test", "--out", str(tmp_path / "eval")])
-    assert run.exit_code == 0, run.output
-    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["known_height"] is True
+    report = _evaluate(checkpoint, smoke_dataset, tmp_path / "eval")
+    assert report["known_height"] is True
     assert "given each true height" in (tmp_path / "eval" / "eval.md").read_text()
+
+
+def _predicted_shape(checkpoint, images, tmp_path, option: str, value: float, key: str, *extra: str) -> dict:
+    """The shape predicted with `option value`, after checking the report echoes `value` under `key`."""
+    run = _predict(checkpoint, images, tmp_path / f"{option}{value}", *extra, option, str(value))
+    assert run.exit_code == 0, run.output
+    report = json.loads((tmp_path / f"{option}{value}" / "prediction.json").read_text())
+    assert report[key] == value
+    return report["shape"]
+
+
+def _evaluate(checkpoint, dataset, out) -> dict:
+    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(checkpoint), "--data", str(dataset),
+                                    "--split", "test", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    return json.loads((out / "eval.json").read_text())
 
 
 def test_a_checkpoint_without_height_refuses_one(trained, smoke_dataset, tmp_path):
@@ -161,18 +170,10 @@ def test_weight_conditioned_checkpoint_needs_and_uses_the_weight(smoke_dataset, 
     assert run.exit_code == 1 and "pass --weight-kg" in run.output
     run = _predict(checkpoint, images, tmp_path / "lbs", "--height-m", "1.7", "--weight-kg", "900")
     assert run.exit_code == 1 and "body weight in kilograms" in run.output and "Traceback" not in run.output
-    shapes = []
-    for weight in (55.0, 120.0):
-        run = _predict(checkpoint, images, tmp_path / f"w{weight}", "--height-m", "1.7", "--weight-kg", str(weight))
-        assert run.exit_code == 0, run.output
-        report = json.loads((tmp_path / f"w{weight}" / "prediction.json").read_text())
-        assert report["given_weight_kg"] == weight
-        shapes.append(report["shape"])
+    shapes = [_predicted_shape(checkpoint, images, tmp_path, "--weight-kg", weight, "given_weight_kg",
+                               "--height-m", "1.7") for weight in (55.0, 120.0)]
     assert shapes[0] != shapes[1]
-    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(checkpoint), "--data", str(smoke_dataset),
-                                    "--split", "test", "--out", str(tmp_path / "eval")])
-    assert run.exit_code == 0, run.output
-    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    report = _evaluate(checkpoint, smoke_dataset, tmp_path / "eval")
     assert report["known_weight"] is True and "ridge on height + weight" in report["baselines"]
     assert "given each true weight" in (tmp_path / "eval" / "eval.md").read_text()
 
