@@ -241,13 +241,26 @@ def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path, anny_mod
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "left.png", "pred"]  # inputs not copied
 
 
-@pytest.mark.parametrize("problem", ["photo", "empty", "inverted", "count", "not_image"])
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims width x height 1-bit pixels, with no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("problem", ["photo", "empty", "inverted", "count", "not_image", "bomb", "oversized"])
 def test_predict_refuses_bad_images(trained, smoke_dataset, tmp_path, problem):
     _, result = trained
     images = _silhouette_files(smoke_dataset, tmp_path)
     rng = np.random.default_rng(0)
     expected = {"photo": "not a binary silhouette", "empty": "empty", "inverted": "inverted",
-                "count": "expects 2 silhouettes", "not_image": "not a readable image"}[problem]
+                "count": "expects 2 silhouettes", "not_image": "not a readable image",
+                "bomb": "too large to open safely", "oversized": "9000x6000 pixels is more than the 50"}[problem]
     if problem == "photo":
         Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)).save(images[0])
     elif problem == "empty":
@@ -256,6 +269,10 @@ def test_predict_refuses_bad_images(trained, smoke_dataset, tmp_path, problem):
         Image.fromarray(255 - np.asarray(Image.open(images[0]).convert("L"))).save(images[0])
     elif problem == "count":
         images = images[:1]
+    elif problem == "bomb":
+        _png_header_only(images[0], 20000, 20000)  # 400 megapixels: Pillow refuses it at open
+    elif problem == "oversized":
+        _png_header_only(images[0], 9000, 6000)  # 54 megapixels: refused from the header, nothing decoded
     else:
         images[0].write_text("hello")
     run = CliRunner().invoke(main, ["predict", "--checkpoint", str(result.out / "best.pt"), *map(str, images),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,25 @@ from synth.train.framing import frame_silhouette
 from synth.train.model import SCALAR_INPUTS
 
 _GREY_FRACTION = 0.05  # more mid-grey pixels than this: not a mask
+MAX_IMAGE_PIXELS = 50_000_000  # a 48 MP phone photo fits; a decompression bomb does not
 
 
 def read_silhouette(path: Path) -> np.ndarray:
-    """(H, W) bool mask of a silhouette image; SynthError saying what is wrong with it."""
+    """(H, W) bool mask of a silhouette image; SynthError saying what is wrong with it. The
+    size is checked from the header before any pixel is decoded (at most MAX_IMAGE_PIXELS)."""
     try:
-        with Image.open(path) as image:
-            grey = np.asarray(image.convert("L"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise SynthError(f"{path}: {width}x{height} pixels is more than the {MAX_IMAGE_PIXELS / 1e6:.0f} "
+                                     "megapixels read; resize it (the net sees it at a few hundred pixels)")
+                grey = np.asarray(image.convert("L"))
     except FileNotFoundError as err:
         raise SynthError(f"{path}: no such image") from err
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise SynthError(f"{path}: image too large to open safely ({err}); resize it") from err
     except (UnidentifiedImageError, OSError) as err:
         raise SynthError(f"{path}: not a readable image ({err})") from err
     if ((grey > 16) & (grey < 240)).mean() > _GREY_FRACTION:
