@@ -32,10 +32,10 @@ from synth.dataset.schema import SCHEMA_VERSION, COLUMN_DOCS
 from synth.dataset.stats import measurement_summary
 from synth.dataset.writer import file_sha256, write_shard
 from synth.plan import ShardPlan, plan_shards, split_ranges
-from synth.population.reference import load_reference
+from synth.population.reference import NO_REFERENCE, load_reference
 from synth.population.report import compare as compare_population
 from synth.population.report import markdown as population_markdown
-from synth.population.sampler import NO_REFERENCE
+from synth.population.report import read_measured
 
 log = logging.getLogger(__name__)
 LOCK = ".synth.lock"
@@ -278,7 +278,7 @@ def _population(out: Path, spec: JobSpec) -> dict[str, Any] | None:
     if spec.shape.reference == NO_REFERENCE or not spec.labels.measurements:
         return None
     table = load_reference(spec.shape.reference)
-    report = compare_population(out, table)
+    report = compare_population(read_measured(out, table), table)
     return {"reference": table.name, "reference_sha256": file_sha256(table.path), "markdown": population_markdown(report),
             "report": report.to_dict()}
 

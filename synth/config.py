@@ -17,8 +17,7 @@ from typing import Any
 from body_models import BACKENDS, DEFAULT_BACKEND, SynthError
 from body_models.anny_backend import SHAPE_SPACES
 from body_models.smpl_family import GENDERS, MIXED
-from synth.population.reference import DEFAULT_REFERENCE, load_reference
-from synth.population.sampler import NO_REFERENCE
+from synth.population.reference import DEFAULT_REFERENCE, NO_REFERENCE, load_reference
 from synth.validation import apply_overrides, build_sections, plain_dict, read_toml
 
 Range = tuple[float, float]

@@ -85,9 +85,14 @@ def navy_body_fat_pct(neck_m, waist_m, hip_m, height_m, female, bounded: bool = 
         male = 495.0 / (1.0324 - 0.19077 * np.log10(waist - neck) + 0.15456 * np.log10(height)) - 450.0
         woman = 495.0 / (1.29579 - 0.35004 * np.log10(waist + hip - neck) + 0.22100 * np.log10(height)) - 450.0
     estimate = (1.0 - np.asarray(female)) * male + np.asarray(female) * woman
-    if bounded:
-        estimate = np.where((estimate >= 0.0) & (estimate <= _NAVY_RANGE_PCT), estimate, np.nan)
-    return float(estimate) if estimate.ndim == 0 else estimate
+    return navy_in_range(estimate) if bounded else (float(estimate) if estimate.ndim == 0 else estimate)
+
+
+def navy_in_range(estimate):
+    """A raw Navy estimate (%), NaN outside the 0-75 % the equations were fitted on."""
+    estimate = np.asarray(estimate, np.float64)
+    kept = np.where((estimate >= 0.0) & (estimate <= _NAVY_RANGE_PCT), estimate, np.nan)
+    return float(kept) if kept.ndim == 0 else kept
 
 
 def siri_density_kg_m3(body_fat_pct):
@@ -208,8 +213,8 @@ class BodyMeasurer:
         arm_mid = 0.5 * (joints[j["shoulder"]] + joints[j["elbow"]])
         neck = loop_length(mesh, neck_mid, neck_top - neck_base, neck_mid)
         volume = signed_volume(vertices, self.model.faces) if self.watertight else float("nan")
-        body_fat = navy_body_fat_pct(neck, float(waist), float(hip), height, female)
-        mass = body_mass_kg(volume, navy_body_fat_pct(neck, float(waist), float(hip), height, female, bounded=False))
+        raw_fat = navy_body_fat_pct(neck, float(waist), float(hip), height, female, bounded=False)
+        mass = body_mass_kg(volume, raw_fat)
         return Measurements(
             height_m=height,
             neck_circumference_m=neck,
@@ -223,5 +228,5 @@ class BodyMeasurer:
             volume_m3=volume,
             mass_kg=mass,
             bmi_kg_m2=mass / height**2,
-            body_fat_pct=body_fat,
+            body_fat_pct=navy_in_range(raw_fat),
         )

@@ -78,27 +78,40 @@ class BodyFatMorpher:
         female = self.model.female_fraction(shape.astype(np.float32))
         return vertices[0], self.measurer.measure(vertices[0], joints[0], female)
 
-    def _body_fat(self, source: np.ndarray, step: float, height_m: float) -> float:
-        """Body fat (%) at `step`; NaN where the estimate is undefined or the height cannot be kept."""
-        measured = self._measure(self._at_step(source, step, height_m))[1]
-        return measured.body_fat_pct if abs(measured.height_m - height_m) <= HEIGHT_TOLERANCE_M else float("nan")
+    def _trials(self, source: np.ndarray, height_m: float):
+        """A memoised trial(step) -> (shape, neutral vertices, measurements) of `source` moved by
+        `step` with its height re-solved, and fat(step): its body fat (%), NaN where the
+        estimate is undefined or the height cannot be kept. Each step is built and measured once
+        (the reach search, the solver and the level written share them)."""
+        done: dict[float, tuple[np.ndarray, np.ndarray, Measurements]] = {}
 
-    def reach(self, source: np.ndarray, height_m: float) -> list[tuple[float, float]]:
-        """[(step, body fat %)] at the lean and the heavy end of what this body reaches along
-        the lever, height kept: the ends of STEP_RANGE, or where the Navy estimate stops being
-        defined (below 0 or above 75 %) before them."""
+        def trial(step: float) -> tuple[np.ndarray, np.ndarray, Measurements]:
+            if step not in done:
+                shape = self._at_step(source, step, height_m)
+                done[step] = (shape, *self._measure(shape))
+            return done[step]
+
+        def fat(step: float) -> float:
+            measured = trial(step)[2]
+            return measured.body_fat_pct if abs(measured.height_m - height_m) <= HEIGHT_TOLERANCE_M else float("nan")
+
+        return trial, fat
+
+    @staticmethod
+    def reach(fat) -> list[tuple[float, float]]:
+        """[(step, body fat %)] at the lean and the heavy end of what a body reaches along the
+        lever (`fat` as from `_trials`): the ends of STEP_RANGE, or where the Navy estimate
+        stops being defined (below 0 or above 75 %) before them."""
         ends = []
         for end in STEP_RANGE:
             inside, outside = 0.0, end
-            fat = self._body_fat(source, end, height_m)
-            if np.isfinite(fat):
-                ends.append((end, fat))
+            if np.isfinite(fat(end)):
+                ends.append((end, fat(end)))
                 continue
             for _ in range(_REACH_BISECTIONS):
                 middle = 0.5 * (inside + outside)
-                inside, outside = (middle, outside) if np.isfinite(self._body_fat(source, middle, height_m)) else (
-                    inside, middle)
-            ends.append((inside, self._body_fat(source, inside, height_m)))
+                inside, outside = (middle, outside) if np.isfinite(fat(middle)) else (inside, middle)
+            ends.append((inside, fat(inside)))
         return ends
 
     def morph(self, source: np.ndarray, values: Sequence[float], absolute: bool = False) -> list[MorphLevel]:
@@ -112,7 +125,8 @@ class BodyFatMorpher:
                              "it cannot be morphed by body fat")
         targets = [(f"{v:g} %" if absolute else f"{v:+g}", v if absolute else measured.body_fat_pct + v)
                    for v in values]
-        (lean_step, low), (heavy_step, high) = self.reach(source, measured.height_m)
+        trial, fat = self._trials(source, measured.height_m)
+        (lean_step, low), (heavy_step, high) = self.reach(fat)
         outside = [f"{label} ({target:.1f} %)" for label, target in targets if not low <= target <= high]
         if outside:
             raise SynthError(f"body-fat target {', '.join(outside)} is out of reach for this body: along its fat "
@@ -121,10 +135,8 @@ class BodyFatMorpher:
         levels = [MorphLevel("source", None, 0.0, source.astype(np.float32), _placed(vertices), measured)]
         for label, target in targets:
             bracket = (lean_step, 0.0) if target < measured.body_fat_pct else (0.0, heavy_step)
-            step = illinois(lambda x: self._body_fat(source, x, measured.height_m) - target, *bracket,
-                            BODY_FAT_TOLERANCE_PCT)
-            shape = self._at_step(source, step, measured.height_m)
-            vertices, reached = self._measure(shape)
+            step = illinois(lambda x: fat(x) - target, *bracket, BODY_FAT_TOLERANCE_PCT)
+            shape, vertices, reached = trial(step)
             if not (abs(reached.body_fat_pct - target) < BODY_FAT_TOLERANCE_PCT
                     and abs(reached.height_m - measured.height_m) <= HEIGHT_TOLERANCE_M):
                 raise SynthError(f"body fat {target:.1f} % ({label}) was not reached within {BODY_FAT_TOLERANCE_PCT} "

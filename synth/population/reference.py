@@ -30,6 +30,7 @@ from synth.measurements import MEASUREMENT_NAMES
 DATA_DIR = Path(__file__).with_name("data")
 BUNDLED: tuple[str, ...] = tuple(sorted(p.stem for p in DATA_DIR.glob("*.csv")))
 DEFAULT_REFERENCE = "nhanes-2021-2023"
+NO_REFERENCE = "none"  # shape.reference value: the body model's own prior, no calibration
 SEXES = ("male", "female")
 COLUMNS = ("sex", "measure", "statistic", "value")
 TAIL_PROBABILITY = 0.005  # quantiles are drawn in [0.5 %, 99.5 %]: no extrapolation past them

@@ -66,9 +66,20 @@ def dataset_sexes(manifest: dict[str, Any], shapes: np.ndarray) -> np.ndarray:
                      "cannot be compared with it")
 
 
-def read_measured(folder: Path, measures: list[str]) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
-    """The manifest, per-row sexes and the measured columns (float64, NaN where missing)."""
+@dataclass(frozen=True)
+class Measured:
+    """A dataset's rows as the report needs them: sexes (N,) "male" / "female" and each
+    measured column (N,) float64, NaN where missing."""
+
+    sexes: np.ndarray
+    values: dict[str, np.ndarray]
+
+
+def read_measured(folder: Path, reference: ReferenceTable) -> Measured:
+    """The sexes and the columns of the reference's measures (and BMI) of the dataset in
+    `folder`, read once for the table and the plot."""
     folder = Path(folder)
+    measures = sorted(set(reference.measures()) | {"bmi_kg_m2"})
     manifest = read_manifest(folder) if folder.is_dir() else None
     if manifest is None or not manifest["shards"]:
         raise SynthError(f"{folder} holds no built synth dataset (no dataset.json with shards)")
@@ -79,13 +90,12 @@ def read_measured(folder: Path, measures: list[str]) -> tuple[dict[str, Any], np
     if all(np.isnan(v).all() for v in values.values()):
         raise SynthError(f"{folder} was built without measurements (labels.measurements = false); rebuild with "
                          "them to compare its population")
-    return manifest, dataset_sexes(manifest, shapes), values
+    return Measured(dataset_sexes(manifest, shapes), values)
 
 
-def compare(folder: Path, reference: ReferenceTable) -> PopulationReport:
-    """The dataset in `folder` beside `reference` (see `Comparison`)."""
-    measures = sorted(set(reference.measures()) | {"bmi_kg_m2"})
-    _, sexes, values = read_measured(folder, measures)
+def compare(measured: Measured, reference: ReferenceTable) -> PopulationReport:
+    """A dataset's measured rows beside `reference` (see `Comparison`)."""
+    sexes, values = measured.sexes, measured.values
     rows = []
     for sex in SEXES:
         mine = sexes == sex
@@ -130,7 +140,7 @@ def markdown(report: PopulationReport) -> str:
     return "\n".join(lines)
 
 
-def plot(folder: Path, reference: ReferenceTable, png: Path) -> Path:
+def plot(measured: Measured, reference: ReferenceTable, png: Path) -> Path:
     """Percentile curves (dataset, lines) over the reference (points, dashed interpolation),
     one panel per measure and sex."""
     import matplotlib
@@ -138,8 +148,7 @@ def plot(folder: Path, reference: ReferenceTable, png: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measures = reference.measures()
-    _, sexes, values = read_measured(folder, measures)
+    measures, sexes, values = reference.measures(), measured.sexes, measured.values
     figure, axes = plt.subplots(len(measures), 2, figsize=(10, 2.6 * len(measures)), squeeze=False)
     percents = np.linspace(1, 99, 99)
     for col, sex in enumerate(SEXES):
@@ -176,18 +185,18 @@ def plot(folder: Path, reference: ReferenceTable, png: Path) -> Path:
 def write_population(folder: Path, reference: str | None, out: Path) -> tuple[PopulationReport, list[Path]]:
     """Compare the dataset in `folder` with `reference` (None: the one it was built with, else
     the default) and write population.{md,json,png} into `out`."""
-    from synth.population.reference import DEFAULT_REFERENCE, load_reference
-    from synth.population.sampler import NO_REFERENCE
+    from synth.population.reference import DEFAULT_REFERENCE, NO_REFERENCE, load_reference
 
     if reference is None:
         manifest = read_manifest(Path(folder)) if Path(folder).is_dir() else None
         built = (manifest or {}).get("spec", {}).get("shape", {}).get("reference", NO_REFERENCE)
         reference = DEFAULT_REFERENCE if built == NO_REFERENCE else built
     table = load_reference(reference)
-    report = compare(folder, table)
+    measured = read_measured(folder, table)
+    report = compare(measured, table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "population.md", out / "population.json"
     atomic_write_bytes(md, (markdown(report) + "\n").encode())
     atomic_write_bytes(js, json.dumps(report.to_dict(), indent=2).encode())
-    return report, [md, js, plot(folder, table, out / "population.png")]
+    return report, [md, js, plot(measured, table, out / "population.png")]

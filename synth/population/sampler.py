@@ -27,10 +27,9 @@ import numpy as np
 
 from body_models import BodyModel, ShapePrior, SynthError
 from synth.population.levers import LeverMap, Levers
-from synth.population.reference import SEXES, Marginal, ReferenceTable
+from synth.population.reference import NO_REFERENCE, SEXES, Marginal, ReferenceTable
 from synth.population.surrogate import Surrogate
 
-NO_REFERENCE = "none"
 HEIGHT_RANGE = (0.0, 1.0)
 ADIPOSITY_RANGE = (-0.8, 2.0)  # the ranges the surrogate was fitted on
 OFFSET_RANGE = (-1.0, 1.0)
@@ -92,9 +91,13 @@ class CalibratedSampler:
     def shapes_for(self, style: np.ndarray, targets: Targets) -> np.ndarray:
         """Shapes (N, S) float64: each `style` row moved to its height and BMI `targets` (with its
         sex's waist and hip offsets; clamped where out of reach, no redraw)."""
-        offsets = np.array([self.offsets["female" if f else "male"] for f in self.levers.is_female(style)])
-        offsets = offsets.reshape(len(style), 2)
-        return self.levers.apply(style, self._solve(style, targets, offsets[:, 0], offsets[:, 1]))
+        return self.levers.apply(style, self._solve(style, targets, *self._offsets(style, self.offsets)))
+
+    def _offsets(self, style: np.ndarray, offsets: dict[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's (waist, hip) lever offsets (N,), by its sex."""
+        per_row = np.array([offsets["female" if f else "male"] for f in self.levers.is_female(style)])
+        per_row = per_row.reshape(len(style), 2)
+        return per_row[:, 0], per_row[:, 1]
 
     def _draw(self, rngs: Sequence[np.random.Generator], prior: ShapePrior,
               offsets: dict[str, tuple[float, float]]) -> tuple[np.ndarray, Levers]:
@@ -105,13 +108,12 @@ class CalibratedSampler:
         uniforms = np.array([rng.uniform(size=2) for rng in rngs]).reshape(len(rngs), 2)
         sexes = np.where(self.levers.is_female(style), "female", "male")
         targets = Targets(np.empty(len(style)), np.empty(len(style)))
-        waist, hip = np.empty(len(style)), np.empty(len(style))
         for sex in SEXES:
             rows = sexes == sex
             height, bmi = self.marginals[sex]
             targets.height_m[rows] = height.quantile(uniforms[rows, 0])
             targets.bmi_kg_m2[rows] = bmi.quantile(uniforms[rows, 1])
-            waist[rows], hip[rows] = offsets[sex]
+        waist, hip = self._offsets(style, offsets)
         levers = self._solve(style, targets, waist, hip)
         for _ in range(_REDRAWS):
             missed = np.flatnonzero(~self._reached(style, levers, targets))

@@ -69,7 +69,8 @@ def _fit(name: str, x: np.ndarray, y: np.ndarray, silhouettes: bool, scalars: tu
 def fit_baselines(train: SilhouetteStream, net: NetConfig, rows: int) -> list[RidgeBaseline]:
     """The baselines of the module docstring for a net's inputs, fitted on up to `rows`
     training rows."""
-    scalars = tuple(key for flag, key, _, _ in SCALAR_INPUTS.values() if getattr(net, flag))
+    taken = [(name, key) for name, (flag, key, _, _) in SCALAR_INPUTS.items() if getattr(net, flag)]
+    scalars = tuple(key for _, key in taken)
     batches, seen = [], 0
     for batch in DataLoader(train, batch_size=64):
         batches.append(batch)
@@ -77,7 +78,7 @@ def fit_baselines(train: SilhouetteStream, net: NetConfig, rows: int) -> list[Ri
         if seen >= rows:
             break
     y = np.concatenate([b["shape"].double().numpy() for b in batches])
-    words = " + ".join(key.removesuffix("_input_m").removesuffix("_input_kg") for key in scalars)
+    words = " + ".join(name.split("_")[0] for name, _ in taken)  # "height_m" -> "height"
     fitted = [_fit(f"ridge on silhouettes{' + ' + words if words else ''}",
                    np.concatenate([baseline_features(b, True, scalars) for b in batches]), y, True, scalars)]
     if scalars:
