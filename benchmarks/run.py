@@ -1,4 +1,5 @@
-"""One benchmark run: pipeline vs naive loop, vs the render floor, scaling, memory, trainer input.
+"""One benchmark run: pipeline vs naive loop, vs the render floor, cost split, driver bytes,
+scaling, memory, trainer input.
 
     python benchmarks/run.py [--size full|quick|smoke] [--max-workers N] [--out benchmarks/results]
 
@@ -84,30 +85,59 @@ def naive_loop(spec, subjects: int) -> float:
     return subjects / elapsed
 
 
-def pipeline_in_process(spec) -> tuple[float, float]:
-    """(subjects/s, seconds per view) of the pipeline's per-shard work plus writing each
-    shard as the build does (Parquet, atomic rename, fsync), in one process."""
-    from synth.dataset.writer import write_shard
+@dataclass(frozen=True)
+class PipelineRun:
+    """subjects_per_s and s_per_view: the whole per-shard work plus the shard's commit;
+    cost_ms: milliseconds a subject per stage (`synth.shard.STAGES` + write); table_bytes:
+    a shard's Arrow table (what a driver received per shard when actors returned tables);
+    entry_bytes: its pickled `ShardEntry` (what the driver receives now)."""
+
+    subjects_per_s: float
+    s_per_view: float
+    cost_ms: dict[str, float]
+    table_bytes: int
+    entry_bytes: int
+
+
+def pipeline_in_process(spec) -> PipelineRun:
+    """The pipeline's per-shard work plus committing each shard as the build does
+    (Parquet, fsync, atomic rename), in one process, after a warm-up shard."""
+    import pickle
+
+    from synth.dataset.writer import commit_shard
+    from synth.shard import StageCosts
+    from synth.storage import Store
 
     builder = ShardBuilder(spec, _source())
     plans = plan_shards(spec)
     builder.build(plans[0])  # warm-up: GL context, first upload
+    builder.costs = StageCosts()
+    write = 0.0
     with tempfile.TemporaryDirectory(prefix="bench_shards_") as folder:
+        store = Store.open(folder)
         started = time.perf_counter()
-        done = 0
         for plan in plans[1:]:
-            write_shard(Path(folder), plan.file, builder.build(plan))
-            done += plan.num_subjects
+            table = builder.build(plan)
+            before = time.perf_counter()
+            entry = commit_shard(store, plan, table, write_png=False)
+            write += time.perf_counter() - before
         elapsed = time.perf_counter() - started
     builder.close()
-    return done / elapsed, elapsed / (done * len(spec.views.names))
+    done = builder.costs.subjects
+    cost = {stage: 1000 * seconds / done for stage, seconds in builder.costs.seconds.items()}
+    cost["write"] = 1000 * write / done
+    cost["other"] = 1000 * elapsed / done - sum(cost.values())
+    return PipelineRun(done / elapsed, elapsed / (done * len(spec.views.names)), cost, table.nbytes,
+                       len(pickle.dumps(entry)))
 
 
 def render_floor(spec, renders: int, stock: bool) -> float:
-    """Seconds per view to re-render an already uploaded body from moving cameras (raw GL).
+    """Seconds per view to re-render an already uploaded body from moving cameras.
 
-    stock=True: pyrender as shipped (4x multisampled framebuffer); False: the pipeline's
-    single-sample renderer. Nothing is uploaded or read back beyond what render() does."""
+    stock=False: the floor, the cheapest render of the same triangles here: the
+    pipeline's renderer (single sample, colour writes off, depth read back as the mask).
+    stock=True: pyrender as shipped (4x multisampled colour and depth, resolved), for
+    reference. Nothing is uploaded; nothing is read back beyond what render() does."""
     import pyrender
 
     from synth.render.renderer import SilhouetteRenderer, camera_pose
@@ -146,14 +176,15 @@ def render_floor(spec, renders: int, stock: bool) -> float:
 
 def gl_renderer_name() -> str:
     """The OpenGL renderer pyrender gets here (e.g. 'llvmpipe ...' on CPU, the GPU's name on NVIDIA EGL)."""
-    import pyrender
-    from OpenGL.GL import GL_RENDERER, glGetString
+    import numpy as np
 
-    offscreen = pyrender.OffscreenRenderer(1, 1)
+    from synth.render.renderer import SilhouetteRenderer
+
+    renderer = SilhouetteRenderer(1, 1, np.zeros((1, 3), np.uint32), 3)
     try:
-        return glGetString(GL_RENDERER).decode()
+        return renderer.gl_renderer
     finally:
-        offscreen.delete()
+        renderer.close()
 
 
 def worker_counts(cpus: int) -> list[int]:
@@ -224,6 +255,7 @@ def build_with_memory(spec, workers: int) -> dict[str, Any]:
         "driver_peak_mb": round(max(s[1] for s in samples), 1),
         "worker_peak_mb": [round(peak, 1) for peak in worker_peaks.values()],
         "bytes": summary.bytes,
+        "driver_bytes_per_shard": summary.driver_bytes / max(1, summary.shards),
     }
 
 
@@ -273,15 +305,21 @@ def markdown(results: dict[str, Any]) -> str:
              f"| naive loop | {r['naive_subjects_per_s']:.1f} subjects/s | |",
              f"| pipeline (1 process: batched posing, in-place buffers, shards written and fsynced) | {r['pipeline_subjects_per_s']:.1f} subjects/s | |",
              f"| pipeline / naive | **{r['speedup_vs_naive']:.2f}x** | >= 3x |",
-             f"| render floor per view (stock pyrender re-render of an uploaded mesh) | {r['floor_ms_per_view']:.2f} ms | |",
-             f"| pipeline renderer alone per view (single-sample) | {r['single_sample_render_ms_per_view']:.2f} ms | |",
-             f"| pipeline per view (pose, render, encode, labels, write) | {r['pipeline_ms_per_view']:.2f} ms | |",
-             f"| pipeline / floor | **{r['ratio_to_floor']:.2f}x** | <= 1.25x |"]
+             f"| stock pyrender re-render of an uploaded mesh per view (4x multisampled; reference) | {r['stock_rerender_ms_per_view']:.2f} ms | |",
+             f"| render floor per view (re-render of an uploaded mesh: single sample, colour writes off, mask read back) | {r['floor_ms_per_view']:.2f} ms | |",
+             f"| pipeline per view (sample, pose, render, encode, labels, write) | {r['pipeline_ms_per_view']:.2f} ms | |",
+             f"| pipeline / floor | **{r['ratio_to_floor']:.2f}x** | <= 1.25x |",
+             "| cost split, ms a subject (" + ", ".join(r["cost_ms_per_subject"]) + ") | "
+             + " / ".join(f"{v:.2f}" for v in r["cost_ms_per_subject"].values()) + " | |",
+             f"| driver bytes per shard ({r['shard_subjects']} subjects): Arrow table (actors returning tables) -> "
+             f"manifest entry (actors committing shards) | {r['table_bytes_per_shard']:,} -> "
+             f"**{r['entry_bytes_per_shard']:,}** | the entry only |"]
     for s in r["scaling"]:
         lines.append(f"| Ray build, {s['workers']} worker(s), {s['subjects']} subjects | {s['subjects_per_s']:.1f} "
                      f"subjects/s overall ({s['seconds']:.1f} s), {s['steady_subjects_per_s']:.1f} after the first "
                      f"shard = {s['steady_silhouettes_per_s']:.0f} silhouettes/s; efficiency "
-                     f"**{s['efficiency']:.2f}** | >= 0.85 at 2 |")
+                     f"**{s['efficiency']:.2f}**; driver received {s['driver_bytes_per_shard']:.0f} bytes a shard "
+                     "| >= 0.85 at 2 |")
     if "memory" in r:
         m = r["memory"]
         lines += [f"| driver RSS at 25/50/100 % of {m['subjects']} subjects x 1 view | "
@@ -325,11 +363,16 @@ def run(sizes: Sizes, max_workers: int, memory: bool) -> dict[str, Any]:
         "gl_renderer": gl_renderer_name(),
     }
     results["naive_subjects_per_s"] = naive_loop(spec, sizes.naive_subjects)
-    results["pipeline_subjects_per_s"], per_view = pipeline_in_process(spec)
+    pipeline = pipeline_in_process(spec)
+    results["pipeline_subjects_per_s"] = pipeline.subjects_per_s
     results["speedup_vs_naive"] = results["pipeline_subjects_per_s"] / results["naive_subjects_per_s"]
-    results["floor_ms_per_view"] = render_floor(spec, sizes.floor_renders, stock=True) * 1000
-    results["single_sample_render_ms_per_view"] = render_floor(spec, sizes.floor_renders, stock=False) * 1000
-    results["pipeline_ms_per_view"] = per_view * 1000
+    results["stock_rerender_ms_per_view"] = render_floor(spec, sizes.floor_renders, stock=True) * 1000
+    results["floor_ms_per_view"] = render_floor(spec, sizes.floor_renders, stock=False) * 1000
+    results["pipeline_ms_per_view"] = pipeline.s_per_view * 1000
+    results["cost_ms_per_subject"] = pipeline.cost_ms
+    results["shard_subjects"] = sizes.shard_size
+    results["table_bytes_per_shard"] = pipeline.table_bytes
+    results["entry_bytes_per_shard"] = pipeline.entry_bytes
     results["ratio_to_floor"] = results["pipeline_ms_per_view"] / results["floor_ms_per_view"]
     scale_spec = _spec(subjects=sizes.scaling_subjects, shard_size=sizes.shard_size)
     results["scaling"] = [build_with_memory(scale_spec, w) for w in worker_counts(max_workers)]

@@ -1,16 +1,17 @@
 """`synth build`: plan shards, skip finished ones, run the rest, write atomically.
 
-Order of writes per shard: PNG files (optional), the shard (atomic rename), then the
-manifest entry (atomic rewrite). A shard file absent from the manifest, or whose hash
+The output is a folder or any pyarrow filesystem URI (`synth.storage`). Each worker
+commits its own shard there (PNG files first when asked for, then the shard, each
+atomically) and returns only its `ShardEntry`; the driver keeps the manifest (atomic
+rewrite after every shard). A shard file absent from the manifest, or whose hash
 differs from it, is rebuilt; a listed one whose hash matches is skipped on resume.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
-import shutil
+import pickle
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,30 +26,29 @@ import synth
 from body_models import BodyModel, BodyModelSource, SynthError, create
 from body_models.capture_pose import POSE_DOFS
 from synth.config import JobSpec
-from synth.dataset.atomic import TMP_SUFFIX, atomic_write_bytes
+from synth.dataset.atomic import TMP_SUFFIX
 from synth.dataset.card import write_card
 from synth.dataset.manifest import FORMAT, MANIFEST, read_manifest, write_manifest
 from synth.dataset.schema import SCHEMA_VERSION, COLUMN_DOCS
 from synth.dataset.stats import measurement_summary
-from synth.dataset.writer import file_sha256, write_shard
+from synth.dataset.writer import PNG_DIR, ShardEntry, commit_shard, file_sha256
 from synth.plan import ShardPlan, plan_shards, split_ranges
 from synth.population.reference import NO_REFERENCE, load_reference
 from synth.population.report import compare as compare_population
 from synth.population.report import markdown as population_markdown
 from synth.population.report import read_measured
+from synth.storage import LOCK, Store, exclusive
 
 log = logging.getLogger(__name__)
-LOCK = ".synth.lock"
-PNG_DIR = "png"
 
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """out: dataset folder; workers: Ray actors (0 = in this process, no Ray);
-    address: Ray cluster to join (None = start a local one); overwrite: replace a
-    dataset built from another spec."""
+    """out: dataset folder or filesystem URI (s3://bucket/prefix, ...); workers: Ray actors
+    (0 = in this process, no Ray); address: Ray cluster to join (None = start a local
+    one); overwrite: replace a dataset built from another spec."""
 
-    out: Path
+    out: str | Path
     source: BodyModelSource
     workers: int = 1
     address: str | None = None
@@ -60,7 +60,8 @@ class BuildOptions:
 class BuildSummary:
     """subjects/shards built now; seconds: wall time of the build; first_shard_seconds:
     until the first shard was written (Ray start, actor start-up, first shard);
-    first_shard_subjects: its size."""
+    first_shard_subjects: its size; driver_bytes: what the workers handed the driver (the
+    pickled shard entries; the shards themselves never pass through it)."""
 
     subjects: int
     shards: int
@@ -69,6 +70,7 @@ class BuildSummary:
     bytes: int
     first_shard_seconds: float = 0.0
     first_shard_subjects: int = 0
+    driver_bytes: int = 0
 
     @property
     def subjects_per_second(self) -> float:
@@ -82,73 +84,57 @@ class BuildSummary:
 
 
 @contextmanager
-def storage_errors(out: Path) -> Iterator[None]:
-    """Turn a failed write (no space, permission denied, ...) into one actionable line."""
+def storage_errors(store: Store) -> Iterator[None]:
+    """Turn a failed write (no space, permission denied, unreachable store...) into one actionable line."""
     try:
         yield
-    except OSError as err:
-        where = f" ({err.filename})" if err.filename else ""
-        raise SynthError(f"writing the dataset in {out} failed: {err.strerror or err}{where}. Fix the storage "
-                         "(free space, permissions) and re-run the same command; finished shards are kept.") from err
+    except (OSError, pa.ArrowException) as err:
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        raise SynthError(f"writing the dataset in {store.describe()} failed: {getattr(err, 'strerror', None) or err}"
+                         f"{where}. Fix the storage (free space, permissions, credentials) and re-run the same "
+                         "command; finished shards are kept.") from err
 
 
-@contextmanager
-def dataset_lock(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `out` for one build; SynthError if another holds it."""
-    handle = (out / LOCK).open("a+")
+def _clear(store: Store) -> None:
+    for name in store.names():
+        if name == PNG_DIR or name.endswith((".parquet", ".json", ".md", ".png", TMP_SUFFIX)):
+            store.delete(name)
+
+
+def _prepare(store: Store, spec: JobSpec, overwrite: bool) -> dict[str, Any] | None:
+    """The previous manifest to resume from, or None; refuses foreign or other-spec folders.
+    Temporary files of killed writers are removed (the lock is held)."""
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as err:
-        handle.close()
-        raise SynthError(f"another synth build is writing to {out}; wait for it to finish") from err
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def _clear(out: Path) -> None:
-    for path in out.iterdir():
-        if path.name == LOCK:
-            continue
-        if path.name == PNG_DIR and path.is_dir():
-            shutil.rmtree(path)
-        elif path.suffix in (".parquet", ".json", ".md", ".png") or path.name.endswith(TMP_SUFFIX):
-            path.unlink()
-
-
-def _prepare(out: Path, spec: JobSpec, overwrite: bool) -> dict[str, Any] | None:
-    """The previous manifest to resume from, or None; refuses foreign or other-spec folders."""
-    try:
-        manifest = read_manifest(out)
+        manifest = read_manifest(store)
     except SynthError:
         if not overwrite:
             raise
         manifest = None
     if overwrite:
-        _clear(out)
+        _clear(store)
         return None
+    for name in store.names():
+        if name.endswith(TMP_SUFFIX):
+            store.delete(name)
     if manifest is None:
-        strangers = [p.name for p in out.iterdir() if p.name != LOCK]
+        strangers = [name for name in store.names() if name != LOCK]
         if strangers:
-            raise SynthError(f"{out} is not empty and holds no {MANIFEST} ({', '.join(sorted(strangers)[:3])}...); "
-                             "choose an empty folder or pass --overwrite")
+            raise SynthError(f"{store.describe()} is not empty and holds no {MANIFEST} "
+                             f"({', '.join(strangers[:3])}...); choose an empty folder or pass --overwrite")
         return None
     if manifest.get("spec_hash") != spec.content_hash():
-        raise SynthError(f"{out} holds a dataset built from a different job spec; pass --overwrite to replace "
-                         "it, or choose another --out")
+        raise SynthError(f"{store.describe()} holds a dataset built from a different job spec; pass --overwrite to "
+                         "replace it, or choose another --out")
     return manifest
 
 
-def _finished(out: Path, manifest: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+def _finished(store: Store, manifest: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     """Manifest shard entries whose files exist with the recorded hash."""
     if manifest is None:
         return {}
     good = {}
     for entry in manifest.get("shards", []):
-        path = out / entry["file"]
-        if path.is_file() and file_sha256(path) == entry["sha256"]:
+        if store.sha256(entry["file"]) == entry["sha256"]:
             good[entry["file"]] = entry
         else:
             log.warning("shard %s is missing or differs from the manifest; rebuilding it", entry["file"])
@@ -202,83 +188,76 @@ def new_manifest(spec: JobSpec, model: BodyModel, plans: list[ShardPlan]) -> dic
     }
 
 
-def _write_pngs(out: Path, split: str, table: pa.Table) -> None:
-    ids = table.column("subject_id").to_pylist()
-    names = table.column("view_names").to_pylist()
-    images = table.column("silhouettes").to_pylist()
-    for subject_id, view_names, views in zip(ids, names, images):
-        folder = out / PNG_DIR / split / subject_id
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, image in zip(view_names, views):
-            atomic_write_bytes(folder / f"{name}.png", image["bytes"])
-
-
-def _run(spec: JobSpec, options: BuildOptions, plans: list[ShardPlan]) -> Iterator[tuple[ShardPlan, pa.Table]]:
+def _run(spec: JobSpec, options: BuildOptions, plans: list[ShardPlan]) -> Iterator[ShardEntry]:
     if options.workers == 0:
         from synth.shard import ShardBuilder
 
+        store = Store.open(options.out)
         builder = ShardBuilder(spec, options.source)
         try:
             for plan in plans:
-                yield plan, builder.build(plan)
+                yield commit_shard(store, plan, builder.build(plan), spec.job.write_png)
         finally:
             builder.close()
         return
     from synth.ray_runner import run_on_ray
 
-    yield from run_on_ray(spec, options.source, plans, options.workers, options.address)
+    yield from run_on_ray(spec, options.source, plans, str(options.out), options.workers, options.address)
+
+
+def _open_output(location: str | Path) -> Store:
+    store = Store.open(location)
+    try:
+        store.make_root()
+    except (OSError, pa.ArrowException) as err:
+        raise SynthError(f"cannot create the output {store.describe()}: {getattr(err, 'strerror', None) or err}; "
+                         "choose a folder (or bucket prefix) you can write to") from err
+    return store
 
 
 def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
-    """Build (or resume) the dataset of `spec` in `options.out`."""
-    out = Path(options.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SynthError(f"cannot create output folder {out}: {err.strerror}") from err
-    with storage_errors(out), dataset_lock(out):
-        previous = _prepare(out, spec, options.overwrite)
+    """Build (or resume) the dataset of `spec` in `options.out` (a folder or filesystem URI)."""
+    store = _open_output(options.out)
+    with storage_errors(store), exclusive(store):
+        previous = _prepare(store, spec, options.overwrite)
         plans = plan_shards(spec)
-        finished = _finished(out, previous)
+        finished = _finished(store, previous)
         todo = [p for p in plans if p.file not in finished]
         # Build the body model once here: fails early on missing files, builds Anny's cache
         # before any worker starts; then drop it, the driver only writes.
         manifest = new_manifest(spec, create(spec.body_model.name, options.source), plans)
         entries = dict(finished)
         manifest["shards"] = sorted(entries.values(), key=lambda e: e["file"])
-        write_manifest(out, manifest)
+        write_manifest(store, manifest)
         started = time.perf_counter()
-        written, first_seconds, first_subjects = 0, 0.0, 0
+        written, driver_bytes, first_seconds, first_subjects = 0, 0, 0.0, 0
         total = sum(p.num_subjects for p in todo)
         with tqdm(total=total, unit="subj", desc="build", disable=not options.progress, smoothing=0.1) as bar:
-            for plan, table in _run(spec, options, todo):
-                if spec.job.write_png:
-                    _write_pngs(out, plan.split, table)
-                shard = write_shard(out, plan.file, table)
-                entries[plan.file] = {"file": shard.file, "split": plan.split, "first_subject": plan.first_subject,
-                                      "num_rows": shard.num_rows, "bytes": shard.bytes, "sha256": shard.sha256}
+            for entry in _run(spec, options, todo):
+                entries[entry.file] = entry.to_dict()
                 manifest["shards"] = sorted(entries.values(), key=lambda e: e["file"])
-                write_manifest(out, manifest)
-                written += shard.bytes
+                write_manifest(store, manifest)
+                written += entry.bytes
+                driver_bytes += len(pickle.dumps(entry))
                 if not first_subjects:
-                    first_seconds, first_subjects = time.perf_counter() - started, plan.num_subjects
-                bar.update(plan.num_subjects)
+                    first_seconds, first_subjects = time.perf_counter() - started, entry.num_rows
+                bar.update(entry.num_rows)
         manifest["complete"] = len(entries) == len(plans)
-        manifest["measurements"] = measurement_summary(out, manifest)
-        manifest["population"] = _population(out, spec) if manifest["complete"] else None
-        write_manifest(out, manifest)
-        write_card(out, manifest)
+        manifest["measurements"] = measurement_summary(store, manifest)
+        manifest["population"] = _population(store, spec) if manifest["complete"] else None
+        write_manifest(store, manifest)
+        write_card(store, manifest)
         return BuildSummary(total, len(todo), len(finished), time.perf_counter() - started, written,
-                            first_seconds, first_subjects)
+                            first_seconds, first_subjects, driver_bytes)
 
 
-def _population(out: Path, spec: JobSpec) -> dict[str, Any] | None:
+def _population(store: Store, spec: JobSpec) -> dict[str, Any] | None:
     """The finished dataset beside its reference population (None without one or without
     measurements)."""
     if spec.shape.reference == NO_REFERENCE or not spec.labels.measurements:
         return None
     table = load_reference(spec.shape.reference)
-    report = compare_population(read_measured(out, table), table)
+    report = compare_population(read_measured(store, table), table)
     return {"reference": table.name, "reference_sha256": file_sha256(table.path), "markdown": population_markdown(report),
             "report": report.to_dict()}
 

@@ -42,6 +42,16 @@ anny_cache_option = click.option("--anny-cache", type=click.Path(), default=None
                                  help="Anny build cache folder (default: $ANNY_CACHE_DIR or ~/.cache/anny).")
 
 
+def _report_dir(dataset: str) -> Path:
+    """Where reports on DATASET go by default: the folder itself, or for a URI a local
+    folder named after its last path component."""
+    from synth.storage import Store, is_uri
+
+    if not is_uri(dataset):
+        return Path(dataset)
+    return DEFAULT_OUTPUTS / "reports" / Store.open(dataset).root.rsplit("/", 1)[-1]
+
+
 @click.group(cls=SynthGroup)
 @click.version_option(package_name="silhouette-synth")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
@@ -52,8 +62,8 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.argument("job", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Dataset folder (default: outputs/<job name>).")
+@click.option("--out", default=None,
+              help="Dataset folder or filesystem URI, e.g. s3://bucket/prefix (default: outputs/<job name>).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Ray actors (default: one per core; 0 = in this process without Ray).")
 @click.option("--address", default=None, help="Ray cluster address to join (default: start a local Ray).")
@@ -63,14 +73,14 @@ def main(verbose: bool) -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @model_path_option
 @anny_cache_option
-def build(job: Path, out: Path | None, workers: int | None, address: str | None, overwrite: bool,
+def build(job: Path, out: str | None, workers: int | None, address: str | None, overwrite: bool,
           overrides: tuple[str, ...], no_progress: bool, model_path: str | None, anny_cache: str | None) -> None:
     """Build (or resume) the dataset described by JOB (a TOML job spec)."""
     from synth.build import BuildOptions, default_workers, run_build
     from synth.config import load_spec
 
     spec = load_spec(job, list(overrides))
-    out = out or DEFAULT_OUTPUTS / spec.job.name
+    out = out or str(DEFAULT_OUTPUTS / spec.job.name)
     source = _source(model_path or spec.body_model.model_path or None, anny_cache,
                      spec.body_model.gender, spec.body_model.num_betas, spec.body_model.shape_space)
     options = BuildOptions(out=out, source=source, workers=default_workers() if workers is None else workers,
@@ -83,8 +93,8 @@ def build(job: Path, out: Path | None, workers: int | None, address: str | None,
 
 
 @main.command()
-@click.argument("dataset", type=click.Path(path_type=Path))
-def verify(dataset: Path) -> None:
+@click.argument("dataset")
+def verify(dataset: str) -> None:
     """Re-read every shard of DATASET: schema, rows, hashes, silhouettes."""
     from synth.dataset.verify import verify_dataset
 
@@ -97,31 +107,32 @@ def verify(dataset: Path) -> None:
 
 
 @main.command()
-@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("dataset")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Contact sheet PNG (default: DATASET/contact_sheet.png).")
+              help="Contact sheet PNG (default: DATASET/contact_sheet.png; for a URI, outputs/reports/<name>/).")
 @click.option("--subjects", type=click.IntRange(1, 256), default=8, help="Rows in the contact sheet.")
-def preview(dataset: Path, out: Path | None, subjects: int) -> None:
+def preview(dataset: str, out: Path | None, subjects: int) -> None:
     """Write a contact sheet (subjects x views) and print summary statistics."""
     from synth.dataset.preview import write_preview
 
-    sheet, lines = write_preview(dataset, out or dataset / "contact_sheet.png", subjects)
+    sheet, lines = write_preview(dataset, out or _report_dir(dataset) / "contact_sheet.png", subjects)
     for line in lines:
         click.echo(line)
     click.echo(f"contact sheet: {sheet}")
 
 
 @main.command()
-@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("dataset")
 @click.option("--reference", default=None,
               help="Bundled reference name or CSV path (default: the dataset's shape.reference, else nhanes-2021-2023).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Folder for population.md, population.json and population.png (default: DATASET).")
-def population(dataset: Path, reference: str | None, out: Path | None) -> None:
+              help="Folder for population.md, population.json and population.png (default: DATASET; for a URI, "
+                   "outputs/reports/<name>/).")
+def population(dataset: str, reference: str | None, out: Path | None) -> None:
     """Compare DATASET's measured bodies with a reference population, per sex: table and plot."""
     from synth.population.report import markdown, write_population
 
-    report, paths = write_population(dataset, reference, out or dataset)
+    report, paths = write_population(dataset, reference, out or _report_dir(dataset))
     click.echo(markdown(report))
     click.echo("wrote " + ", ".join(str(p) for p in paths))
 

@@ -126,9 +126,13 @@ class LabelsSection:
 
 @dataclass(frozen=True)
 class RenderSection:
-    """batch_size: bodies posed per forward pass (Anny on 1 CPU thread: 2.2 ms a body at 16, 1.75 at 32)."""
+    """batch_size: bodies posed per forward pass (Anny on 1 CPU thread: 2.2 ms a body at 16, 1.75 at 32);
+    gpus_per_worker: share of a GPU each Ray actor asks for and renders on (0 = render on
+    CPUs; 0.25 = four actors per GPU). It does not change the data, so it is left out of
+    the spec hash: a build may resume on other hardware."""
 
     batch_size: int = 32
+    gpus_per_worker: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,9 @@ class JobSpec:
 
     def content_hash(self) -> str:
         """sha256 of everything that decides the dataset's content."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        content = self.to_dict()
+        del content["render"]["gpus_per_worker"]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 _SECTION_CLASSES = {
@@ -171,6 +177,7 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
     "camera.margin_px": ("int", 0, 64), "camera.max_attempts": ("int", 1, 10_000),
     "views.names": ("names", 1, 16), "views.yaw_deg": ("floats", -360, 360),
     "labels.measurements": ("bool", 0, 1), "render.batch_size": ("int", 1, 1024),
+    "render.gpus_per_worker": ("float", 0, 8),
 }
 for _f in dataclasses.fields(PoseSection):
     _LIMITS.setdefault(f"pose.{_f.name}", ("range", -180, 180))

@@ -1,8 +1,11 @@
 """Run shard plans on Ray actors, each owning one `ShardBuilder`.
 
-The Ray layer moves shard plans in and Arrow tables out; it knows nothing of
-bodies. At most `IN_FLIGHT_PER_ACTOR` shards are queued per actor, so driver memory
-does not grow with the dataset. Killed actors are restarted and their shards retried.
+The Ray layer moves shard plans in and shard entries out: each actor commits its
+shards to the dataset's store itself, so no shard's bytes pass through the driver. It
+knows nothing of bodies. At most `IN_FLIGHT_PER_ACTOR` shards are queued per actor.
+Killed actors are restarted and their shards retried. With `render.gpus_per_worker`
+> 0 each actor asks Ray for that share of a GPU and renders on the EGL device of the
+GPU Ray gave it (`synth.render.gpu`).
 """
 from __future__ import annotations
 
@@ -10,10 +13,9 @@ import logging
 import os
 from collections.abc import Iterator
 
-import pyarrow as pa
-
 from body_models import BodyModelSource, SynthError
 from synth.config import JobSpec
+from synth.dataset.writer import ShardEntry
 from synth.plan import ShardPlan
 
 IN_FLIGHT_PER_ACTOR = 2
@@ -37,16 +39,25 @@ def _actor_class():
 
     @ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)
     class ShardActor:
-        def __init__(self, spec: JobSpec, source: BodyModelSource, threads: int) -> None:
+        def __init__(self, spec: JobSpec, source: BodyModelSource, threads: int, out: str) -> None:
             import torch
 
             from synth.shard import ShardBuilder
+            from synth.storage import Store
 
             torch.set_num_threads(threads)
-            self.builder = ShardBuilder(spec, source)
+            if spec.render.gpus_per_worker > 0:
+                from synth.render.gpu import use_ray_gpu
 
-        def build(self, plan: ShardPlan) -> pa.Table:
-            return self.builder.build(plan)
+                use_ray_gpu(ray.get_gpu_ids())
+            self.builder = ShardBuilder(spec, source)
+            self.store = Store.open(out)
+            self.write_png = spec.job.write_png
+
+        def build(self, plan: ShardPlan) -> ShardEntry:
+            from synth.dataset.writer import commit_shard
+
+            return commit_shard(self.store, plan, self.builder.build(plan), self.write_png)
 
     return ShardActor
 
@@ -56,9 +67,19 @@ def _unwrap(err: Exception) -> Exception:
     return cause if isinstance(cause, SynthError) else err
 
 
-def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], workers: int,
-               address: str | None) -> Iterator[tuple[ShardPlan, pa.Table]]:
-    """Yield (plan, table) as shards finish, in completion order."""
+def gpu_shortfall(workers: int, gpus_per_worker: float, cluster_gpus: float) -> str | None:
+    """Why `workers` actors of `gpus_per_worker` cannot all be placed on the cluster's GPUs
+    now (they would wait for GPUs), or None."""
+    need = workers * gpus_per_worker
+    if gpus_per_worker <= 0 or need <= cluster_gpus + 1e-9:
+        return None
+    return (f"{workers} workers x render.gpus_per_worker={gpus_per_worker:g} need {need:g} GPUs, the Ray cluster "
+            f"has {cluster_gpus:g}; lower --workers, lower the share (e.g. 0.25 = four actors per GPU) or add GPU nodes")
+
+
+def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], out: str, workers: int,
+               address: str | None) -> Iterator[ShardEntry]:
+    """Build `plans` into the store at `out`; yield each shard's entry, in completion order."""
     if address is None:
         # A local Ray binds to 127.0.0.1 rather than the machine's address (read when ray is imported).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -76,8 +97,15 @@ def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], w
     try:
         actor = _actor_class()
         threads = int(env["OMP_NUM_THREADS"])
-        actors = [actor.options(num_cpus=1, scheduling_strategy="SPREAD").remote(spec, source, threads)
-                  for _ in range(min(workers, len(plans)))]
+        count = min(workers, len(plans))
+        gpus = spec.render.gpus_per_worker
+        shortfall = gpu_shortfall(count, gpus, ray.cluster_resources().get("GPU", 0.0))
+        if shortfall and started_here:
+            raise SynthError(shortfall)
+        if shortfall:  # a joined cluster may be autoscaling: its actors wait for GPU nodes
+            log.warning(shortfall)
+        actors = [actor.options(num_cpus=1, num_gpus=gpus, scheduling_strategy="SPREAD").remote(
+            spec, source, threads, out) for _ in range(count)]
         queue = list(reversed(plans))
         pending = {}
         failures: dict[str, int] = {}
@@ -94,7 +122,7 @@ def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], w
             done, _ = ray.wait(list(pending), num_returns=1)
             plan, worker = pending.pop(done[0])
             try:
-                table = ray.get(done[0])
+                entry = ray.get(done[0])
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as err:
                 # The worker (or its node) died mid-shard: Ray restarts the actor; run the shard again.
                 failures[plan.file] = failures.get(plan.file, 0) + 1
@@ -108,7 +136,7 @@ def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], w
             except ray.exceptions.RayTaskError as err:  # an error raised inside our code on the worker
                 raise _unwrap(err) from None
             submit(worker)
-            yield plan, table
+            yield entry
     finally:
         if started_here:
             ray.shutdown()

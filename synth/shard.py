@@ -1,18 +1,22 @@
 """The per-shard work, as plain Python: spec + shard plan -> Arrow table.
 
 A `ShardBuilder` owns one body model and one renderer and is reused for many
-shards (inside a Ray actor, or directly in tests). It knows nothing about Ray.
+shards (inside a Ray actor, or directly in tests). It knows nothing about Ray. It
+adds up the seconds each stage took (`StageCosts`), for the benchmark's cost split.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from body_models import BodyModel, BodyModelSource, create
+from body_models import BodyModel, BodyModelSource, SynthError, create
 from body_models.capture_pose import CapturePoseMapper
 from synth.config import JobSpec
 from synth.dataset.writer import rows_to_table
@@ -21,7 +25,28 @@ from synth.labels import view_labels
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, Measurements
 from synth.plan import ShardPlan
 from synth.population.sampler import shape_sampler
-from synth.subjects import Subject, generate_subjects, shape_prior
+from synth.subjects import Subject, draw_subjects, pose_subjects, shape_prior
+
+STAGES = ("sample", "pose", "measure", "render", "encode", "rows")
+"""sample: shapes and capture poses; pose: forward pass, placing, framing the cameras;
+measure: measurement labels; render: silhouettes; encode: PNG; rows: 2D labels and the
+Arrow table."""
+
+
+@dataclass
+class StageCosts:
+    """Seconds spent per stage (`STAGES`) and subjects built, summed over shards."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    subjects: int = 0
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - started
 
 
 @dataclass(frozen=True)
@@ -73,19 +98,36 @@ class ShardBuilder:
         self.mapper = CapturePoseMapper(self.model)
         self.measurer = BodyMeasurer(self.model)
         self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference)
+        self.costs = StageCosts()
         self._renderer = None
+
+    def _open_renderer(self, vertex_count: int):
+        from synth.render.renderer import SilhouetteRenderer
+
+        renderer = SilhouetteRenderer(self.spec.camera.width, self.spec.camera.height, self.model.faces, vertex_count)
+        if self.spec.render.gpus_per_worker > 0:
+            import ray
+
+            from synth.render.gpu import require_hardware
+
+            try:
+                require_hardware(renderer.gl_renderer, ray.get_gpu_ids())
+            except SynthError:
+                renderer.close()
+                raise
+        return renderer
 
     def _render_views(self, subject: Subject) -> list[RenderedView]:
         if self._renderer is None:
-            from synth.render.renderer import SilhouetteRenderer
-
-            self._renderer = SilhouetteRenderer(
-                self.spec.camera.width, self.spec.camera.height, self.model.faces, len(subject.vertices))
-        self._renderer.set_vertices(subject.vertices)
+            self._renderer = self._open_renderer(len(subject.vertices))
+        with self.costs.timed("render"):
+            self._renderer.set_vertices(subject.vertices)
         rendered = []
         for view in subject.views:
-            mask = self._renderer.render(view.camera)
-            rendered.append(RenderedView(mask, encode_silhouette(mask)))
+            with self.costs.timed("render"):
+                mask = self._renderer.render(view.camera)
+            with self.costs.timed("encode"):
+                rendered.append(RenderedView(mask, encode_silhouette(mask)))
         return rendered
 
     def build(self, plan: ShardPlan) -> pa.Table:
@@ -94,14 +136,21 @@ class ShardBuilder:
         indices = plan.subject_indices
         batch = self.spec.render.batch_size
         for start in range(0, len(indices), batch):
-            subjects = generate_subjects(self.spec, self.model, self.mapper, self.shapes,
-                                         indices[start:start + batch])
-            measured = (self.measurer.measure_shapes(np.stack([s.shape for s in subjects]))
-                        if self.spec.labels.measurements else [None] * len(subjects))
+            with self.costs.timed("sample"):
+                draws = draw_subjects(self.spec, self.shapes, indices[start:start + batch])
+            with self.costs.timed("pose"):
+                subjects = pose_subjects(self.spec, self.model, self.mapper, draws)
+            with self.costs.timed("measure"):
+                measured = (self.measurer.measure_shapes(draws.shapes)
+                            if self.spec.labels.measurements else [None] * len(subjects))
             for subject, measurements in zip(subjects, measured):
-                rows.append(subject_row(self.spec, self.model, plan.split, subject, self._render_views(subject),
-                                        measurements))
-        return rows_to_table(rows)
+                rendered = self._render_views(subject)
+                with self.costs.timed("rows"):
+                    rows.append(subject_row(self.spec, self.model, plan.split, subject, rendered, measurements))
+        with self.costs.timed("rows"):
+            table = rows_to_table(rows)
+        self.costs.subjects += len(indices)
+        return table
 
     def close(self) -> None:
         if self._renderer is not None:

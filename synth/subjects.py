@@ -69,17 +69,32 @@ def shape_prior(spec: JobSpec) -> ShapePrior:
                       female_share=spec.shape.female_share)
 
 
-def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, shapes: ShapeSampler,
-                      indices: list[int]) -> list[Subject]:
-    """Sample, pose, place and frame the subjects `indices` (one batched forward pass);
-    `shapes` is the job's shape sampler (`synth.population.sampler.shape_sampler`)."""
+@dataclass(frozen=True)
+class Draws:
+    """The random draws of a batch of subjects before posing: their indices, generators
+    (still to draw the cameras), shapes (B, S) and capture poses (B, len(POSE_DOFS))."""
+
+    indices: list[int]
+    rngs: list[np.random.Generator]
+    shapes: np.ndarray
+    capture: np.ndarray
+
+
+def draw_subjects(spec: JobSpec, shapes: ShapeSampler, indices: list[int]) -> Draws:
+    """Each subject's shape and capture pose, from its own generator; `shapes` is the job's
+    shape sampler (`synth.population.sampler.shape_sampler`)."""
     rngs = [subject_rng(spec.job.seed, i) for i in indices]
-    shapes = shapes.sample(rngs)
-    capture = np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs])
+    drawn = shapes.sample(rngs)
+    return Draws(list(indices), rngs, drawn, np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs]))
+
+
+def pose_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, draws: Draws) -> list[Subject]:
+    """Pose (one batched forward pass), place and frame drawn subjects."""
+    shapes, capture = draws.shapes, draws.capture
     poses = mapper.to_native(capture)
     vertices, joints = pose_bodies(model, shapes, poses)
     subjects = []
-    for k, (index, rng) in enumerate(zip(indices, rngs)):
+    for k, (index, rng) in enumerate(zip(draws.indices, draws.rngs)):
         translation = place_on_ground(vertices[k], joints[k])
         placed = (vertices[k] + translation).astype(np.float32)
         views = []
@@ -93,3 +108,9 @@ def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper
             index=index, shape=shapes[k], capture_pose=capture[k], pose=poses[k], translation=translation,
             vertices=placed, joints=(joints[k] + translation).astype(np.float32), views=tuple(views)))
     return subjects
+
+
+def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, shapes: ShapeSampler,
+                      indices: list[int]) -> list[Subject]:
+    """Sample, pose, place and frame the subjects `indices` (see `draw_subjects`, `pose_subjects`)."""
+    return pose_subjects(spec, model, mapper, draw_subjects(spec, shapes, indices))

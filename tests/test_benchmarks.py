@@ -20,11 +20,17 @@ def test_smoke_benchmark_writes_json_and_table(tmp_path):
     for key in ("speedup_vs_naive", "ratio_to_floor", "floor_ms_per_view", "pipeline_ms_per_view"):
         assert math.isfinite(results[key]) and results[key] > 0, key
     assert results["gl_renderer"]
+    cost = results["cost_ms_per_subject"]
+    assert {"sample", "pose", "render", "encode", "write"} <= set(cost) and cost["render"] > 0 and cost["write"] > 0
+    # the driver handles shard entries, far smaller than the shards the actors write
+    assert 0 < results["entry_bytes_per_shard"] < 1000 < results["table_bytes_per_shard"]
     (scaling,) = results["scaling"]
     assert scaling["workers"] == 1 and scaling["efficiency"] == 1.0 and scaling["steady_silhouettes_per_s"] > 0
+    assert 0 < scaling["driver_bytes_per_shard"] < 1000
     memory = results["memory"]
     assert set(memory["driver_rss_mb"]) == {"25%", "50%", "100%"} and memory["worker_peak_mb"]
     assert results["trainer"]["loader_headroom"] > 0
     table = (tmp_path / f"{platform.node()}.md").read_text()
-    for row in ("pipeline / naive", "pipeline / floor", "efficiency", "driver RSS", "loader / training"):
+    for row in ("pipeline / naive", "pipeline / floor", "cost split", "driver bytes per shard", "efficiency",
+                "driver RSS", "loader / training"):
         assert row in table, row

@@ -14,12 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from body_models import BodyModelSource, SynthError, create
-from synth.build import BuildOptions, dataset_lock, run_build
+from synth.build import BuildOptions, run_build
 from synth.camera import project
 from synth.cli import main
 from synth.config import load_spec
 from synth.dataset.reader import repose_row, row_cameras, row_silhouettes
 from synth.dataset.verify import verify_dataset
+from synth.storage import Store, exclusive
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "jobs" / "smoke.toml"
@@ -151,9 +152,10 @@ def test_verify_names_a_truncated_shard(tmp_path, smoke_dataset):
 
 
 def test_second_build_into_the_same_folder_is_locked_out(tmp_path):
-    with dataset_lock(tmp_path):
+    store = Store.open(tmp_path)
+    with exclusive(store):
         with pytest.raises(SynthError, match="another synth build"):
-            with dataset_lock(tmp_path):
+            with exclusive(store):
                 pass
 
 

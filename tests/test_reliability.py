@@ -157,7 +157,7 @@ def test_output_path_that_is_a_file(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
     result = CliRunner().invoke(main, ["build", str(SMOKE), "--out", str(target / "sub")])
-    assert result.exit_code == 1 and "cannot create output folder" in result.output
+    assert result.exit_code == 1 and "cannot create the output" in result.output
     assert "Traceback" not in result.output
 
 

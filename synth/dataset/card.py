@@ -1,10 +1,9 @@
 """The human-readable dataset card (`README.md`) written beside the shards."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from synth.dataset.atomic import atomic_write_bytes
+from synth.storage import Store
 
 CARD = "README.md"
 
@@ -62,5 +61,5 @@ def render_card(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_card(folder: Path, manifest: dict[str, Any]) -> None:
-    atomic_write_bytes(Path(folder) / CARD, render_card(manifest).encode())
+def write_card(store: Store, manifest: dict[str, Any]) -> None:
+    store.write_atomic(CARD, render_card(manifest).encode())

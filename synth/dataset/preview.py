@@ -9,10 +9,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from PIL import Image, ImageDraw
 
-from body_models import SynthError
-from synth.dataset.manifest import read_manifest
+from synth.dataset.manifest import built_manifest, shard_dataset
 from synth.dataset.stats import measurement_summary
 from synth.images import decode_silhouette
+from synth.storage import Store
 
 
 EXTREMES_PER_END = 4
@@ -54,17 +54,16 @@ def _extremes(data: pads.Dataset, path: Path) -> Path | None:
     return path
 
 
-def write_preview(folder: Path, sheet_path: Path, subjects: int) -> tuple[Path, list[str]]:
-    """Write the contact sheet of the first `subjects` rows; return it and summary lines."""
-    folder = Path(folder)
-    manifest = read_manifest(folder) if folder.is_dir() else None
-    if manifest is None or not manifest["shards"]:
-        raise SynthError(f"{folder} holds no built synth dataset (no dataset.json with shards)")
-    files = [str(folder / entry["file"]) for entry in manifest["shards"]]
-    data = pads.dataset(files, format="parquet")
+def write_preview(location: str | Path, sheet_path: Path, subjects: int) -> tuple[Path, list[str]]:
+    """Write the contact sheet of the first `subjects` rows of the dataset at `location`
+    (folder or URI) to the local `sheet_path`; return it and summary lines."""
+    store = Store.open(location)
+    manifest = built_manifest(store)
+    data = shard_dataset(store, manifest)
     rows = data.head(subjects, columns=["subject_id", "view_names", "silhouettes", "image_width",
                                         "image_height"]).to_pylist()
     sheet_path = Path(sheet_path)
+    sheet_path.parent.mkdir(parents=True, exist_ok=True)
     _sheet(rows).save(sheet_path)
     extremes = _extremes(data, sheet_path.with_name(sheet_path.stem + "_bmi_extremes.png"))
     table = data.to_table(columns=["split", "silhouette_fill", "shape"])
@@ -77,7 +76,7 @@ def write_preview(folder: Path, sheet_path: Path, subjects: int) -> tuple[Path, 
     for k, label in enumerate(manifest["body_model"]["shape_labels"]):
         lines.append(f"  shape {label}: {shapes[:, k].min():+.3f} .. {shapes[:, k].max():+.3f} "
                      f"(mean {shapes[:, k].mean():+.3f})")
-    for name, stats in measurement_summary(folder, manifest).items():
+    for name, stats in measurement_summary(store, manifest).items():
         lines.append(f"  {name}: {stats['min']:.3f} .. {stats['max']:.3f} (mean {stats['mean']:.3f})")
     if extremes is not None:
         lines.append(f"  BMI extremes ({EXTREMES_PER_END} lowest, then {EXTREMES_PER_END} highest): {extremes}")

@@ -1,21 +1,20 @@
 """Summary statistics of measurement columns over a dataset's shards."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.dataset as pads
 
+from synth.dataset.manifest import shard_dataset
 from synth.measurements import MEASUREMENT_NAMES
+from synth.storage import Store
 
 
-def measurement_summary(folder: Path, manifest: dict[str, Any]) -> dict[str, dict[str, float]]:
+def measurement_summary(store: Store, manifest: dict[str, Any]) -> dict[str, dict[str, float]]:
     """column -> {min, mean, max} over finished shards; empty if measurements are off."""
-    files = [str(Path(folder) / entry["file"]) for entry in manifest["shards"]]
-    if not files:
+    if not manifest["shards"]:
         return {}
-    table = pads.dataset(files, format="parquet").to_table(columns=list(MEASUREMENT_NAMES))
+    table = shard_dataset(store, manifest).to_table(columns=list(MEASUREMENT_NAMES))
     summary = {}
     for name in MEASUREMENT_NAMES:
         values = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)

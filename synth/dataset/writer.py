@@ -1,30 +1,42 @@
-"""Shard rows -> Arrow table -> atomically written Parquet file."""
+"""Shard rows -> Arrow table -> a Parquet file committed atomically to the dataset's store.
+
+`commit_shard` is what every worker calls: it writes the shard (and the optional PNG
+tree) itself and hands back only the small `ShardEntry` the manifest keeps.
+"""
 from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synth.dataset.atomic import atomic_write_bytes
 from synth.dataset.schema import shard_schema
+from synth.plan import ShardPlan
+from synth.storage import Store
 
 ROW_GROUP_SIZE = 64
 """Rows per Parquet row group: the unit a streaming reader decodes at once."""
+PNG_DIR = "png"
 
 
 @dataclass(frozen=True)
-class WrittenShard:
-    """file: name inside the dataset folder; sha256 and bytes of that file."""
+class ShardEntry:
+    """A finished shard as the manifest lists it: file name inside the dataset, its split,
+    first subject index, rows, and the size and sha256 of the committed file."""
 
     file: str
+    split: str
+    first_subject: int
     num_rows: int
-    sha256: str
     bytes: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -39,11 +51,24 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return buffer.getvalue()
 
 
-def write_shard(folder: Path, file: str, table: pa.Table) -> WrittenShard:
-    """Write `table` to folder/file atomically; return its size and hash."""
+def write_pngs(store: Store, split: str, table: pa.Table) -> None:
+    """Each silhouette as png/<split>/<subject_id>/<view>.png."""
+    ids = table.column("subject_id").to_pylist()
+    names = table.column("view_names").to_pylist()
+    images = table.column("silhouettes").to_pylist()
+    for subject_id, view_names, views in zip(ids, names, images):
+        for name, image in zip(view_names, views):
+            store.write_atomic(f"{PNG_DIR}/{split}/{subject_id}/{name}.png", image["bytes"])
+
+
+def commit_shard(store: Store, plan: ShardPlan, table: pa.Table, write_png: bool) -> ShardEntry:
+    """Write the PNGs (optional), then the shard, each atomically; return its manifest entry."""
+    if write_png:
+        write_pngs(store, plan.split, table)
     data = parquet_bytes(table)
-    atomic_write_bytes(Path(folder) / file, data)
-    return WrittenShard(file, table.num_rows, hashlib.sha256(data).hexdigest(), len(data))
+    store.write_atomic(plan.file, data)
+    return ShardEntry(plan.file, plan.split, plan.first_subject, table.num_rows, len(data),
+                      hashlib.sha256(data).hexdigest())
 
 
 def file_sha256(path: Path) -> str:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.dataset as pads
 
 from body_models import SynthError
 from synth.dataset.atomic import atomic_write_bytes
-from synth.dataset.manifest import read_manifest
+from synth.dataset.manifest import built_manifest, read_manifest, shard_dataset
 from synth.population.reference import SEXES, ReferenceTable
+from synth.storage import Store
 
 BMI_CLASSES = ((0.0, 18.5, "underweight"), (18.5, 25.0, "normal"), (25.0, 30.0, "overweight"),
                (30.0, 40.0, "obese I-II"), (40.0, float("inf"), "obese III"))
@@ -75,20 +75,16 @@ class Measured:
     values: dict[str, np.ndarray]
 
 
-def read_measured(folder: Path, reference: ReferenceTable) -> Measured:
+def read_measured(store: Store, reference: ReferenceTable) -> Measured:
     """The sexes and the columns of the reference's measures (and BMI) of the dataset in
-    `folder`, read once for the table and the plot."""
-    folder = Path(folder)
+    `store`, read once for the table and the plot."""
     measures = sorted(set(reference.measures()) | {"bmi_kg_m2"})
-    manifest = read_manifest(folder) if folder.is_dir() else None
-    if manifest is None or not manifest["shards"]:
-        raise SynthError(f"{folder} holds no built synth dataset (no dataset.json with shards)")
-    files = [str(folder / entry["file"]) for entry in manifest["shards"]]
-    table = pads.dataset(files, format="parquet").to_table(columns=["shape", *measures])
+    manifest = built_manifest(store)
+    table = shard_dataset(store, manifest).to_table(columns=["shape", *measures])
     shapes = np.asarray(table.column("shape").to_pylist(), np.float64)
     values = {m: table.column(m).to_numpy(zero_copy_only=False).astype(np.float64) for m in measures}
     if all(np.isnan(v).all() for v in values.values()):
-        raise SynthError(f"{folder} was built without measurements (labels.measurements = false); rebuild with "
+        raise SynthError(f"{store.describe()} was built without measurements (labels.measurements = false); rebuild with "
                          "them to compare its population")
     return Measured(dataset_sexes(manifest, shapes), values)
 
@@ -182,17 +178,18 @@ def plot(measured: Measured, reference: ReferenceTable, png: Path) -> Path:
     return Path(png)
 
 
-def write_population(folder: Path, reference: str | None, out: Path) -> tuple[PopulationReport, list[Path]]:
-    """Compare the dataset in `folder` with `reference` (None: the one it was built with, else
-    the default) and write population.{md,json,png} into `out`."""
+def write_population(location: str | Path, reference: str | None, out: Path) -> tuple[PopulationReport, list[Path]]:
+    """Compare the dataset at `location` (folder or URI) with `reference` (None: the one it
+    was built with, else the default) and write population.{md,json,png} into the local `out`."""
     from synth.population.reference import DEFAULT_REFERENCE, NO_REFERENCE, load_reference
 
+    store = Store.open(location)
     if reference is None:
-        manifest = read_manifest(Path(folder)) if Path(folder).is_dir() else None
+        manifest = read_manifest(store)
         built = (manifest or {}).get("spec", {}).get("shape", {}).get("reference", NO_REFERENCE)
         reference = DEFAULT_REFERENCE if built == NO_REFERENCE else built
     table = load_reference(reference)
-    measured = read_measured(folder, table)
+    measured = read_measured(store, table)
     report = compare(measured, table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """A long-lived offscreen renderer of binary silhouettes for one mesh topology.
 
 It owns one EGL context, one scene, one mesh primitive and one camera; each call
-replaces the vertex positions in place and moves the camera. Rendering is single-sample:
-a pixel is body exactly when its centre is covered by a triangle.
+replaces the vertex positions in place and moves the camera. Rendering is single-sample
+with colour writes off (the mask is read from depth): a pixel is body exactly when its
+centre is covered by a triangle.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 import numpy as np  # noqa: E402
 import pyrender  # noqa: E402
+from OpenGL.GL import GL_FALSE, GL_RENDERER, glColorMask, glGetString  # noqa: E402
 
 from synth.camera import Camera  # noqa: E402
 from synth.render.pyrender_internals import (  # noqa: E402
@@ -44,6 +46,13 @@ class SilhouetteRenderer:
         self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY)  # uploads the buffers
         use_single_sample_framebuffer(self._renderer._renderer)
         read_silhouettes_only(self._renderer._renderer)
+        glColorMask(GL_FALSE, GL_FALSE, GL_FALSE, GL_FALSE)  # context state; ~10 % of a view on llvmpipe
+
+    @property
+    def gl_renderer(self) -> str:
+        """The OpenGL renderer string of this context ('llvmpipe ...' on Mesa's CPU rasteriser)."""
+        self._renderer._platform.make_current()
+        return glGetString(GL_RENDERER).decode()
 
     def set_vertices(self, vertices: np.ndarray) -> None:
         """Replace the mesh's vertices (V, 3), world frame, meters."""

@@ -1,26 +1,25 @@
 """Body meshes from predicted or true parameters, shared by training, eval and predict."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import pyarrow.fs as pafs
 import torch
 
 from body_models import BodyModel, BodyModelSource, SynthError, create
 from body_models.capture_pose import CapturePoseMapper
-from synth.dataset.manifest import MANIFEST
+from synth.dataset.manifest import MANIFEST, read_manifest
+from synth.storage import Store
 from synth.train.checkpoint import TargetStats
 
 
 def dataset_body_model(uri: str, source: BodyModelSource) -> tuple[BodyModel, dict[str, Any]]:
     """The body model a dataset was built with (checked against its version), and its manifest."""
-    filesystem, root = pafs.FileSystem.from_uri(uri) if "://" in uri else (pafs.LocalFileSystem(), uri)
     try:
-        with filesystem.open_input_stream(f"{root.rstrip('/')}/{MANIFEST}") as handle:
-            manifest = json.loads(handle.read())
-    except (OSError, ValueError) as err:
+        manifest = read_manifest(Store.open(uri))
+    except OSError as err:
         raise SynthError(f"cannot read {uri}/{MANIFEST} ({err}); is it a synth dataset?") from err
+    if manifest is None:
+        raise SynthError(f"{uri} holds no {MANIFEST}; is it a synth dataset?")
     return model_for(manifest["body_model"]["name"], manifest["body_model"]["version"], manifest["spec"], source), manifest
 
 

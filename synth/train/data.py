@@ -21,6 +21,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from body_models import SynthError
 from synth.images import decode_silhouette
 from synth.measurements import MEASUREMENT_NAMES
+from synth.storage import Store
 from synth.train.augment import AugmentConfig, corrupt, framing_jitter, reported_height, reported_weight
 from synth.train.framing import frame_silhouette
 
@@ -31,14 +32,14 @@ COLUMNS = ["subject_index", "view_names", "silhouettes", "shape", "capture_pose_
 def list_shards(uri: str, split: str) -> tuple[pafs.FileSystem, list[str]]:
     """(filesystem, sorted shard paths) of `split` under a folder path or URI."""
     try:
-        filesystem, root = pafs.FileSystem.from_uri(uri) if "://" in uri else (pafs.LocalFileSystem(), uri)
-        infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=False))
+        store = Store.open(uri)
+        files = [store.path(name) for name in store.names()
+                 if name.startswith(f"{split}-") and name.endswith(".parquet")]
     except (OSError, ValueError) as err:
         raise SynthError(f"cannot list dataset {uri}: {err}") from err
-    files = sorted(i.path for i in infos if i.base_name.startswith(f"{split}-") and i.base_name.endswith(".parquet"))
     if not files:
         raise SynthError(f"no '{split}' shards ({split}-*.parquet) in {uri}; build one with `synth build`")
-    return filesystem, files
+    return store.filesystem, files
 
 
 @contextmanager
