@@ -282,7 +282,9 @@ def trainer_input(dataset: Path, batches: int) -> dict[str, Any]:
     loader_rate = batches * 32 / (time.perf_counter() - started)
     model = create("anny", _source())
     stats = target_stats(source, 256, config.data.views).to(device)
-    net = SilhouetteNet(NetConfig(views=2, shape_size=model.shape_space.size, pose_size=14, width=32)).to(device)
+    net = SilhouetteNet(NetConfig(views=2, shape_size=model.shape_space.size, pose_size=14,
+                                  width=config.model.width, grid=config.model.grid,
+                                  skip_pixels=config.model.skip_pixels)).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     batch = batch_to(next(iterator), device)
     started = time.perf_counter()

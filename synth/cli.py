@@ -161,20 +161,24 @@ def train(config: Path, resume: bool, overrides: tuple[str, ...], no_progress: b
 @click.option("--data", "data", required=True, help="Dataset folder or URI.")
 @click.option("--split", default="test", show_default=True)
 @click.option("--train-split", default="train", show_default=True, help="Split the baselines are fitted on.")
+@click.option("--train-data", default=None,
+              help="Dataset the baselines are fitted on (default: --data), e.g. the training build when --data "
+                   "is a test set built with another seed.")
 @click.option("--baseline-rows", type=click.IntRange(min=0), default=4000, show_default=True,
               help="Training rows for the ridge baselines (0: mean body only).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Report folder (default: next to the checkpoint).")
 @model_path_option
 @anny_cache_option
-def evaluate(checkpoint: Path, data: str, split: str, train_split: str, baseline_rows: int, out: Path | None,
-             model_path: str | None, anny_cache: str | None) -> None:
+def evaluate(checkpoint: Path, data: str, split: str, train_split: str, train_data: str | None, baseline_rows: int,
+             out: Path | None, model_path: str | None, anny_cache: str | None) -> None:
     """Errors (PVE-T, PVE-T-SC, PVE, height, circumferences in mm, body fat in points) beside
     the mean body and ridge baselines fitted on the training split."""
     from synth.train.evaluate import evaluate as run_eval
     from synth.train.evaluate import markdown, write_report
 
-    report = run_eval(checkpoint, data, split, _source(model_path, anny_cache), train_split, baseline_rows)
+    report = run_eval(checkpoint, data, split, _source(model_path, anny_cache), train_split, baseline_rows,
+                      train_data)
     paths = write_report(report, out or checkpoint.parent)
     click.echo(markdown(report))
     click.echo(f"wrote {paths[0]} and {paths[1]}")

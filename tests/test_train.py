@@ -20,7 +20,8 @@ from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
 from synth.train.evaluate import scale_corrected
 from synth.train.loop import train
-from synth.train.model import NetConfig
+from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
+from synth.train.model import NetConfig, SilhouetteNet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -241,6 +242,22 @@ def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path, anny_mod
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "left.png", "pred"]  # inputs not copied
 
 
+@pytest.mark.parametrize("shape", ["ellipse", "rectangle"])
+def test_predict_refuses_shapes_that_are_not_a_person(trained, smoke_dataset, tmp_path, shape):
+    from PIL import ImageDraw
+
+    _, result = trained
+    images = _silhouette_files(smoke_dataset, tmp_path)
+    canvas = Image.new("L", (128, 128), 0)
+    draw = ImageDraw.Draw(canvas)
+    (draw.ellipse if shape == "ellipse" else draw.rectangle)([44, 10, 84, 118], fill=255)
+    canvas.save(images[0])
+    run = CliRunner().invoke(main, ["predict", "--checkpoint", str(result.out / "best.pt"), *map(str, images),
+                                    "--out", str(tmp_path / "pred")])
+    assert run.exit_code == 1 and "the front silhouette does not look like a person" in run.output, run.output
+    assert not (tmp_path / "pred").exists()
+
+
 def _png_header_only(path: Path, width: int, height: int) -> None:
     """A PNG whose header claims width x height 1-bit pixels, with no pixel data."""
     import struct
@@ -299,6 +316,41 @@ def test_streams_split_row_groups_across_consumers(smoke_dataset):
     assert sorted(parts[0] + parts[1]) == list(range(24)) and not set(parts[0]) & set(parts[1])
 
 
+@pytest.mark.parametrize(("max_rows", "expected"), [(1, 8), (8, 8), (9, 16), (100, 24)])
+def test_train_rows_takes_the_first_whole_row_groups(smoke_dataset, max_rows, expected):
+    config = StreamConfig(uri=str(smoke_dataset), split="train", views=("front",), input_size=32,
+                          augment=AugmentConfig(enabled=False), repeat=False, max_rows=max_rows)
+    assert [r["subject_index"] for r in SilhouetteStream(config).rows()] == list(range(expected))
+
+
+def test_linear_path_reads_the_pooled_silhouettes_and_scalars():
+    torch.manual_seed(0)
+    net = SilhouetteNet(NetConfig(views=2, shape_size=5, pose_size=3, width=4, input_size=32, known_height=True,
+                                  grid=2, skip_pixels=8)).eval()
+    silhouettes, height = torch.rand(3, 2, 32, 32), torch.full((3,), 1.8)
+    with torch.no_grad():
+        for layer in (net.shape_head, net.pose_head, net.camera_head):  # silence the deep path
+            layer.weight.zero_()
+            layer.bias.zero_()
+        out = net(silhouettes, height)
+        pooled = torch.nn.functional.adaptive_avg_pool2d(silhouettes, 8).reshape(3, -1)
+        direct = net.linear(torch.cat([pooled, ((height - 1.7) / 0.1)[:, None]], 1))
+    assert torch.allclose(out["shape"], direct[:, :5]) and torch.allclose(out["camera"].reshape(3, -1), direct[:, 8:])
+    assert not torch.allclose(out["shape"], torch.zeros_like(out["shape"]))
+
+
+def test_checkpoints_from_before_the_linear_path_still_load(tmp_path):
+    net = SilhouetteNet(NetConfig(views=2, shape_size=5, pose_size=3, width=4, input_size=32))
+    stats = TargetStats(*(torch.zeros(n) for n in (5, 5, 3, 3)), torch.zeros(2, 3), torch.ones(2, 3))
+    save_checkpoint(tmp_path / "old.pt", net, stats, {})
+    state = torch.load(tmp_path / "old.pt", weights_only=False)
+    for key in ("grid", "skip_pixels"):  # written by a version without these fields
+        del state["net_config"][key]
+    torch.save(state, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt")["model"]
+    assert loaded.config.grid == 1 and loaded.linear is None
+
+
 def test_corruption_changes_masks_but_keeps_a_body():
     mask = np.zeros((64, 64), bool)
     mask[10:54, 24:40] = True
@@ -321,3 +373,12 @@ def test_eval_on_a_truncated_shard_is_one_clear_line(trained, smoke_dataset, tmp
                                     "--out", str(tmp_path / "report")])
     assert run.exit_code == 1 and victim.name in run.output and "Traceback" not in run.output
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("recipe", ["train_cpu.toml", "train_gpu.toml"])
+def test_shipped_recipes_validate(recipe):
+    from synth.train.config import load_train_config
+
+    config = load_train_config(ROOT / "jobs" / recipe)
+    assert config.model.known_height and config.model.known_weight and config.model.skip_pixels > 0
+    assert 0 < config.optim.vertex_rows <= config.optim.batch_size

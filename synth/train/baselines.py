@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from synth.train.data import SilhouetteStream
+from synth.train.framing import pool_silhouettes
 from synth.train.model import SCALAR_INPUTS, NetConfig
 
 BASELINE_PIXELS = 32
@@ -29,9 +29,7 @@ def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars
     """(B, F) float64 features of a batch: pooled silhouettes and/or the batch keys `scalars`."""
     parts = [batch[key].double().numpy()[:, None] for key in scalars]
     if silhouettes:
-        frames = batch["silhouettes"]
-        pooled = F.adaptive_avg_pool2d(frames.reshape(-1, 1, *frames.shape[-2:]), BASELINE_PIXELS)
-        parts.append(pooled.reshape(len(frames), -1).double().numpy())
+        parts.append(pool_silhouettes(batch["silhouettes"], BASELINE_PIXELS).double().numpy())
     return np.concatenate(parts, 1)
 
 

@@ -10,6 +10,7 @@ import torch
 
 from body_models import SynthError
 from synth.dataset.atomic import atomic_write_bytes
+from synth.train.gate import SilhouetteGate
 from synth.train.model import NetConfig, SilhouetteNet
 
 FORMAT = "synth-checkpoint/1"
@@ -31,13 +32,16 @@ class TargetStats:
 
 
 def save_checkpoint(path: Path, net: SilhouetteNet, stats: TargetStats, meta: dict[str, Any],
-                    optimizer: torch.optim.Optimizer | None = None, scheduler=None) -> None:
-    """Write atomically; `meta` holds body model, views, step, config, metrics."""
+                    optimizer: torch.optim.Optimizer | None = None, scheduler=None,
+                    gate: SilhouetteGate | None = None) -> None:
+    """Write atomically; `meta` holds body model, views, step, config, metrics; `gate`
+    refuses silhouettes unlike the training ones at predict time."""
     state = {
         "format": FORMAT,
         "net_config": asdict(net.config),
         "net": net.state_dict(),
         "stats": asdict(stats),
+        "gate": gate.to_dict() if gate else None,
         "meta": meta,
         "optimizer": optimizer.state_dict() if optimizer else None,
         "scheduler": scheduler.state_dict() if scheduler else None,
@@ -48,7 +52,8 @@ def save_checkpoint(path: Path, net: SilhouetteNet, stats: TargetStats, meta: di
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
-    """The checkpoint dict with `net` rebuilt and `stats` as TargetStats; SynthError if unusable."""
+    """The checkpoint dict with `net` rebuilt, `stats` as TargetStats and `gate` as a
+    SilhouetteGate (None in checkpoints written before the gate); SynthError if unusable."""
     path = Path(path)
     if not path.is_file():
         raise SynthError(f"checkpoint {path} not found")
@@ -62,4 +67,5 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     net.load_state_dict(state["net"])
     state["model"] = net.to(device).eval()
     state["stats"] = TargetStats(**state["stats"]).to(device)
+    state["gate"] = SilhouetteGate(**state["gate"]) if state.get("gate") else None
     return state

@@ -12,7 +12,9 @@ from synth.validation import apply_overrides, build_sections, plain_dict, read_t
 class DataSection:
     """uri: dataset folder or URI (s3://...); *_split: split names; views: views fed to
     the net, in order; input_size: framed silhouette side, pixels; num_workers: DataLoader
-    workers; shuffle_buffer: rows mixed in memory per worker."""
+    workers; shuffle_buffer: rows mixed in memory per worker; train_rows: train on the
+    first rows of the train split only (at least this many, whole row groups; 0 = all),
+    for data-scaling curves."""
 
     uri: str = "outputs/quickstart"
     train_split: str = "train"
@@ -22,6 +24,7 @@ class DataSection:
     num_workers: int = 1
     shuffle_buffer: int = 256
     augment: bool = True
+    train_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -29,18 +32,24 @@ class ModelSection:
     """width: channels of the first encoder stage (doubles three times); known_height: the
     net also takes the subject's standing height (m), as a phone app would ask for it
     (training feeds the label with `height_noise_m` of noise; `synth predict --height-m`);
-    known_weight: likewise the body weight (kg; `weight_noise_kg` of noise, `--weight-kg`)."""
+    known_weight: likewise the body weight (kg; `weight_noise_kg` of noise, `--weight-kg`);
+    grid: the encoder's output map per view (grid x grid cells; 1 = global average);
+    skip_pixels: side of the pooled silhouettes the linear path sees (0 = no linear path).
+    See `synth.train.model`."""
 
     width: int = 32
     known_height: bool = False
     known_weight: bool = False
+    grid: int = 4
+    skip_pixels: int = 32
 
 
 @dataclass(frozen=True)
 class OptimSection:
     """AdamW with cosine decay. vertex_weight multiplies the mean per-vertex error of the
     neutral-pose body (meters); param_weight the normalised parameter MSE; camera_weight
-    the normalised camera MSE."""
+    the normalised camera MSE; vertex_rows: the vertex error is taken on this many rows
+    of each batch (0 = all), as the body model's forward and backward run on the CPU."""
 
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -49,13 +58,14 @@ class OptimSection:
     vertex_weight: float = 10.0
     param_weight: float = 1.0
     camera_weight: float = 0.1
+    vertex_rows: int = 0
 
 
 @dataclass(frozen=True)
 class RunSection:
     """out: run folder (checkpoints, metrics.jsonl, curve.png); device: auto, cpu, cuda;
     eval_every: steps between validations; val_batches: batches per validation;
-    stats_rows: training rows used to normalise targets."""
+    stats_rows: training rows used to normalise targets and to fit the silhouette gate."""
 
     out: str = "outputs/train"
     device: str = "auto"
@@ -80,12 +90,13 @@ _CLASSES = {"data": DataSection, "model": ModelSection, "optim": OptimSection, "
 _LIMITS = {
     "data.uri": ("str", 1, 4096), "data.train_split": ("str", 1, 64), "data.val_split": ("str", 1, 64),
     "data.views": ("names", 1, 16), "data.input_size": ("int", 32, 512), "data.num_workers": ("int", 0, 64),
-    "data.shuffle_buffer": ("int", 1, 100_000), "data.augment": ("bool", 0, 1),
+    "data.shuffle_buffer": ("int", 1, 100_000), "data.augment": ("bool", 0, 1), "data.train_rows": ("int", 0, 10**9),
     "model.width": ("int", 4, 256), "model.known_height": ("bool", 0, 1),
-    "model.known_weight": ("bool", 0, 1),
+    "model.known_weight": ("bool", 0, 1), "model.grid": ("int", 1, 16), "model.skip_pixels": ("int", 0, 128),
     "optim.lr": ("float", 1e-7, 1.0), "optim.weight_decay": ("float", 0, 1), "optim.batch_size": ("int", 1, 4096),
     "optim.steps": ("int", 1, 10**8), "optim.vertex_weight": ("float", 0, 1e4),
     "optim.param_weight": ("float", 0, 1e4), "optim.camera_weight": ("float", 0, 1e4),
+    "optim.vertex_rows": ("int", 0, 4096),
     "run.out": ("str", 1, 4096), "run.device": ("str", 1, 16), "run.seed": ("int", 0, 2**63 - 1),
     "run.eval_every": ("int", 1, 10**8), "run.val_batches": ("int", 1, 10**6), "run.stats_rows": ("int", 1, 10**7),
 }

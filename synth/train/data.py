@@ -69,7 +69,9 @@ def view_cameras(row: dict[str, Any], views: tuple[str, ...]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """uri + split: where; views: view names fed to the net, in order; input_size: pixels."""
+    """uri + split: where; views: view names fed to the net, in order; input_size: pixels;
+    max_rows: read only the split's first row groups holding at least this many rows
+    (0 = all; whole row groups of `synth.dataset.writer.ROW_GROUP_SIZE` rows)."""
 
     uri: str
     split: str
@@ -79,6 +81,7 @@ class StreamConfig:
     shuffle_buffer: int = 256
     seed: int = 0
     repeat: bool = True
+    max_rows: int = 0
 
 
 class SilhouetteStream(IterableDataset):
@@ -93,11 +96,18 @@ class SilhouetteStream(IterableDataset):
         self.epoch = 0
 
     def _units(self) -> list[tuple[str, int]]:
-        units = []
+        """(shard path, row group) pairs, in shard order; the first ones holding at least
+        `max_rows` rows when that is set."""
+        units, rows = [], 0
         for path in self.files:
             with _readable(path):
                 with self.filesystem.open_input_file(path) as handle:
-                    units += [(path, g) for g in range(pq.ParquetFile(handle).num_row_groups)]
+                    metadata = pq.ParquetFile(handle).metadata
+            for group in range(metadata.num_row_groups):
+                if self.config.max_rows and rows >= self.config.max_rows:
+                    return units
+                units.append((path, group))
+                rows += metadata.row_group(group).num_rows
         return units
 
     def _consumer(self) -> tuple[int, int]:

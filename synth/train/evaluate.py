@@ -78,15 +78,15 @@ def _stream(uri: str, split: str, meta: dict[str, Any]) -> SilhouetteStream:
 
 
 def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, train_split: str = "train",
-             baseline_rows: int = 4000) -> dict[str, Any]:
-    """The report of the module docstring; `baseline_rows` training rows fit the baselines
-    (0: mean body only)."""
+             baseline_rows: int = 4000, train_uri: str | None = None) -> dict[str, Any]:
+    """The report of the module docstring; `baseline_rows` rows of `train_split` of
+    `train_uri` (default: `uri`) fit the baselines (0: mean body only)."""
     state = load_checkpoint(checkpoint)
     meta, net, stats = state["meta"], state["model"], state["stats"]
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     mapper, measurer = CapturePoseMapper(model), BodyMeasurer(model)
     data = _stream(uri, split, meta)
-    baselines = (fit_baselines(_stream(uri, train_split, meta), net.config, baseline_rows)
+    baselines = (fit_baselines(_stream(train_uri or uri, train_split, meta), net.config, baseline_rows)
                  if baseline_rows else [])
     errors: dict[str, dict[str, list[np.ndarray]]] = {"model": {}, "mean_body": {}, **{b.name: {} for b in baselines}}
     mean_body = measurer.measure_shapes(stats.shape_mean[None].cpu().numpy())[0]
@@ -113,6 +113,7 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
             for name, values in _errors(model, mapper, measured, shape.cpu(), pose.cpu(), batch).items():
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
+            "baselines_fitted_on": f"{train_uri or uri} ({train_split})",
             "views": meta["views"], "body_model": model.version, "known_height": net.config.known_height,
             "known_weight": net.config.known_weight,
             "model": _summary(errors["model"]), "mean_body": _summary(errors["mean_body"]),
@@ -129,7 +130,8 @@ def markdown(report: dict[str, Any]) -> str:
              f"{'; the net and baselines were given each true height' if report['known_height'] else ''}"
              f"{'; the net and baselines were given each true weight' if report.get('known_weight') else ''}. "
              "Errors in mm "
-             "(body fat in %BF points); baselines fitted on the training split.", "",
+             f"(body fat in %BF points); baselines fitted on {report.get('baselines_fitted_on', 'the training split')}.",
+             "",
              "| metric | net mean | net median | net TP90 | " + " | ".join(f"{n} mean" for n in others)
              + " | net vs best baseline |", "|---|---|---|---|" + "---|" * len(others) + "---|"]
     for name, values in report["model"].items():

@@ -7,6 +7,8 @@ jitter (fractions of the box size) let training see imperfect framing.
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from synth.labels import silhouette_bbox
@@ -25,3 +27,9 @@ def frame_silhouette(mask: np.ndarray, size: int, scale: float = 1.0,
     image = Image.fromarray(mask.astype(np.uint8) * 255)
     framed = image.transform((size, size), Image.Transform.EXTENT, box, resample=Image.Resampling.BILINEAR)
     return np.asarray(framed, np.float32) / 255.0
+
+
+def pool_silhouettes(frames: torch.Tensor, pixels: int) -> torch.Tensor:
+    """(B, V, S, S) framed silhouettes -> (B, V * pixels * pixels) block means, view after
+    view: what the linear path, the ridge baselines and the silhouette gate see."""
+    return F.adaptive_avg_pool2d(frames, pixels).reshape(len(frames), -1)

@@ -2,7 +2,9 @@
 
 Losses: normalised parameter MSE (shape and capture pose), normalised camera MSE, and
 the mean per-vertex error (meters) of the neutral-pose body through the differentiable
-body model, so the net is judged in millimetres. The body model runs on the CPU.
+body model, so the net is judged in millimetres. The body model runs on the CPU; with
+`optim.vertex_rows` it runs on that many rows of each batch only (its forward and
+backward cost more than a 64 px net's step).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from synth.train.bodies import dataset_body_model, denormalise, mean_vertex_erro
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.config import TrainConfig
 from synth.train.data import SilhouetteStream, StreamConfig, view_cameras
+from synth.train.gate import fit_gate
 from synth.train.model import NetConfig, SilhouetteNet, run_net
 from synth.train.plot import plot_curves
 
@@ -60,7 +63,7 @@ def stream(config: TrainConfig, split: str, train: bool) -> SilhouetteStream:
     return SilhouetteStream(StreamConfig(
         uri=data.uri, split=split, views=data.views, input_size=data.input_size,
         augment=AugmentConfig(enabled=train and data.augment), shuffle_buffer=data.shuffle_buffer if train else 1,
-        seed=config.run.seed, repeat=train))
+        seed=config.run.seed, repeat=train, max_rows=data.train_rows if split == data.train_split else 0))
 
 
 def target_stats(source: SilhouetteStream, rows: int, views: tuple[str, ...]) -> TargetStats:
@@ -87,9 +90,10 @@ def losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], sta
     param = (((outputs["shape"] - (batch["shape"] - stats.shape_mean) / stats.shape_std) ** 2).mean()
              + ((outputs["capture_pose"] - (batch["capture_pose"] - stats.pose_mean) / stats.pose_std) ** 2).mean())
     camera = ((outputs["camera"] - (batch["camera"] - stats.camera_mean) / stats.camera_std) ** 2).mean()
-    predicted = denormalise(outputs, stats)["shape"].cpu()
+    rows = opt.vertex_rows or len(batch["shape"])  # the batch is shuffled: its first rows are a random subset
+    predicted = denormalise(outputs, stats)["shape"][:rows].cpu()
     with torch.no_grad():
-        truth = neutral_vertices(model, batch["shape"].cpu())
+        truth = neutral_vertices(model, batch["shape"][:rows].cpu())
     vertex = mean_vertex_error(neutral_vertices(model, predicted), truth).mean()
     total = opt.param_weight * param + opt.camera_weight * camera + opt.vertex_weight * vertex.to(param.device)
     return {"loss": total, "param": param, "camera": camera, "pve_t_m": vertex}
@@ -108,6 +112,16 @@ def validate(net: SilhouetteNet, loader: DataLoader, stats: TargetStats, model: 
             errors.append(mean_vertex_error(neutral_vertices(model, shape), neutral_vertices(model, batch["shape"])))
     net.train()
     return float(torch.cat(errors).mean()) * 1000.0
+
+
+def _clean_frames(config: TrainConfig, rows: int) -> np.ndarray:
+    """(N, V, S, S) framed, un-augmented silhouettes of the first `rows` training rows."""
+    frames = []
+    for sample in stream(config, config.data.train_split, train=False):
+        frames.append(sample["silhouettes"].numpy())
+        if len(frames) >= rows:
+            break
+    return np.stack(frames)
 
 
 def _loader(source: SilhouetteStream, config: TrainConfig) -> DataLoader:
@@ -137,7 +151,8 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
                                   pose_size=len(manifest["body_model"]["capture_pose_labels"]),
                                   width=config.model.width, input_size=config.data.input_size,
                                   known_height=config.model.known_height,
-                                  known_weight=config.model.known_weight)).to(device)
+                                  known_weight=config.model.known_weight, grid=config.model.grid,
+                                  skip_pixels=config.model.skip_pixels)).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.optim.steps)
     step, best = 0, float("inf")
@@ -149,8 +164,10 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         stats, step, best = state["stats"], state["meta"]["step"], state["meta"]["best_val_pve_t_mm"]
+        gate = state["gate"]
     else:
         stats = target_stats(train_stream, config.run.stats_rows, config.data.views)
+        gate = fit_gate(_clean_frames(config, config.run.stats_rows))
         (out / METRICS).unlink(missing_ok=True)
     stats = stats.to(device)
     meta: dict[str, Any] = {
@@ -181,8 +198,8 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
                 meta.update(step=step, best_val_pve_t_mm=min(best, record["val_pve_t_mm"]))
                 if record["val_pve_t_mm"] < best:
                     best = record["val_pve_t_mm"]
-                    save_checkpoint(out / BEST, net, stats, meta)
-                save_checkpoint(out / LAST, net, stats, meta, optimizer, scheduler)
+                    save_checkpoint(out / BEST, net, stats, meta, gate=gate)
+                save_checkpoint(out / LAST, net, stats, meta, optimizer, scheduler, gate)
                 plot_curves(out / METRICS, out / CURVE)
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()

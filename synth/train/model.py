@@ -1,4 +1,12 @@
-"""The network: one small ResNet encoder shared by every view, fused, three heads.
+"""The network: one small ResNet encoder shared by every view, fused, three heads, plus a
+linear path from the downsampled silhouettes.
+
+The encoder keeps a `grid` x `grid` map of where along the body each feature is
+(global average pooling, `grid` = 1, throws that away: a wide waist and wide hips look
+alike). The linear path (`skip_pixels` > 0) adds to every output a linear function of
+the silhouettes average-pooled to `skip_pixels` x `skip_pixels` and the scalar inputs:
+the ridge baseline's model, so the net starts from what a closed form gets and the deep
+path learns what is left.
 
 Input: (B, V, S, S) framed silhouettes in [0, 1], and with `known_height` the subject's
 standing height (B,) in meters (scale is lost when silhouettes are cropped and resized,
@@ -14,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from synth.train.framing import pool_silhouettes
+
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -24,6 +34,8 @@ class NetConfig:
     input_size: int = 128
     known_height: bool = False
     known_weight: bool = False
+    grid: int = 1
+    skip_pixels: int = 0
 
 
 # scalar input -> (NetConfig flag, stream batch key, fixed centre, fixed scale)
@@ -60,14 +72,18 @@ class SilhouetteNet(nn.Module):
         self.encoder = nn.Sequential(
             nn.Conv2d(1, w, 5, 2, 2, bias=False), _norm(w), nn.ReLU(inplace=True),
             _Block(w, w, 1), _Block(w, 2 * w, 2), _Block(2 * w, 4 * w, 2), _Block(4 * w, 8 * w, 2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.view_embedding = nn.Parameter(torch.zeros(config.views, 8 * w))
-        fused = config.views * 8 * w + sum(getattr(config, flag) for flag, _, _, _ in SCALAR_INPUTS.values())
-        self.trunk = nn.Sequential(nn.Linear(fused, 512), nn.ReLU(inplace=True), nn.Linear(512, 256),
-                                   nn.ReLU(inplace=True))
+            nn.AdaptiveAvgPool2d(config.grid), nn.Flatten())
+        per_view = 8 * w * config.grid ** 2
+        scalars = sum(getattr(config, flag) for flag, _, _, _ in SCALAR_INPUTS.values())
+        self.view_embedding = nn.Parameter(torch.zeros(config.views, per_view))
+        self.trunk = nn.Sequential(nn.Linear(config.views * per_view + scalars, 512), nn.ReLU(inplace=True),
+                                   nn.Linear(512, 256), nn.ReLU(inplace=True))
         self.shape_head = nn.Linear(256, config.shape_size)
         self.pose_head = nn.Linear(256, config.pose_size)
         self.camera_head = nn.Linear(256, config.views * 3)
+        outputs = config.shape_size + config.pose_size + config.views * 3
+        self.linear = (nn.Linear(config.views * config.skip_pixels ** 2 + scalars, outputs)
+                       if config.skip_pixels else None)
 
     def forward(self, silhouettes: torch.Tensor, height_m: torch.Tensor | None = None,
                 weight_kg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -79,10 +95,15 @@ class SilhouetteNet(nn.Module):
                 raise ValueError(f"{name} must be given exactly when the net was built with {flag}")
             if value is not None:
                 fused.append(((value - centre) / scale)[:, None])
-        fused = torch.cat(fused, 1)
-        hidden = self.trunk(fused)
-        return {"shape": self.shape_head(hidden), "capture_pose": self.pose_head(hidden),
-                "camera": self.camera_head(hidden).reshape(b, v, 3)}
+        hidden = self.trunk(torch.cat(fused, 1))
+        shape, pose, camera = self.shape_head(hidden), self.pose_head(hidden), self.camera_head(hidden)
+        if self.linear is not None:
+            pooled = pool_silhouettes(silhouettes, self.config.skip_pixels)
+            direct = self.linear(torch.cat([pooled, *fused[1:]], 1))
+            cuts = (self.config.shape_size, self.config.shape_size + self.config.pose_size)
+            shape, pose = shape + direct[:, :cuts[0]], pose + direct[:, cuts[0]:cuts[1]]
+            camera = camera + direct[:, cuts[1]:]
+        return {"shape": shape, "capture_pose": pose, "camera": camera.reshape(b, v, 3)}
 
 
 def run_net(net: SilhouetteNet, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -3,7 +3,8 @@
 Images are read, binarised (grey > 127 = body) and framed like training data; they are
 never copied or written anywhere. Each image is checked: it must be a binary mask
 (not a photo), not empty, not filling the frame, and there must be one per view the
-checkpoint was trained on, in its order.
+checkpoint was trained on, in its order; then the checkpoint's silhouette gate
+(`synth.train.gate`) refuses shapes that are not a person in the capture pose.
 """
 from __future__ import annotations
 
@@ -100,6 +101,8 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
         raise SynthError(f"the checkpoint expects {len(views)} silhouettes ({', '.join(views)}, in that order), "
                          f"got {len(images)}")
     frames = np.stack([frame_silhouette(read_silhouette(p), meta["input_size"]) for p in images])
+    if state["gate"] is not None:
+        state["gate"].check(frames, views, [str(p) for p in images])
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     with torch.no_grad():
         predicted = denormalise(net(torch.from_numpy(frames)[None], **scalars), stats)
