@@ -46,11 +46,12 @@ def _actor_class():
             from synth.storage import Store
 
             torch.set_num_threads(threads)
-            if spec.render.gpus_per_worker > 0:
+            gpu_ids = ray.get_gpu_ids() if spec.render.gpus_per_worker > 0 else None
+            if gpu_ids is not None:
                 from synth.render.gpu import use_ray_gpu
 
-                use_ray_gpu(ray.get_gpu_ids())
-            self.builder = ShardBuilder(spec, source)
+                use_ray_gpu(gpu_ids)
+            self.builder = ShardBuilder(spec, source, gpu_ids)
             self.store = Store.open(out)
             self.write_png = spec.job.write_png
 

@@ -92,8 +92,10 @@ def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject,
 class ShardBuilder:
     """Builds shards for one spec with one long-lived body model and renderer."""
 
-    def __init__(self, spec: JobSpec, source: BodyModelSource) -> None:
+    def __init__(self, spec: JobSpec, source: BodyModelSource, gpu_ids: list | None = None) -> None:
+        """gpu_ids: the GPUs this builder was given to render on (a software renderer is then refused)."""
         self.spec = spec
+        self.gpu_ids = gpu_ids
         self.model = create(spec.body_model.name, source)
         self.mapper = CapturePoseMapper(self.model)
         self.measurer = BodyMeasurer(self.model)
@@ -105,13 +107,11 @@ class ShardBuilder:
         from synth.render.renderer import SilhouetteRenderer
 
         renderer = SilhouetteRenderer(self.spec.camera.width, self.spec.camera.height, self.model.faces, vertex_count)
-        if self.spec.render.gpus_per_worker > 0:
-            import ray
-
+        if self.gpu_ids:
             from synth.render.gpu import require_hardware
 
             try:
-                require_hardware(renderer.gl_renderer, ray.get_gpu_ids())
+                require_hardware(renderer.gl_renderer, self.gpu_ids)
             except SynthError:
                 renderer.close()
                 raise

@@ -71,9 +71,6 @@ def commit_shard(store: Store, plan: ShardPlan, table: pa.Table, write_png: bool
                       hashlib.sha256(data).hexdigest())
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_sha256(path: Path) -> str | None:
+    """Hex sha256 of a local file (None if it does not exist)."""
+    return Store.open(Path(path).parent).sha256(Path(path).name)
