@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (or reuse) the project's virtualenv and Anny's model cache, outside the checkout.
-#   venv:  ${SYNTH_VENV:-~/.cache/synth/venv}, rebuilt when pyproject.toml or this script changes
+#   venv:  ${SYNTH_VENV:-~/.cache/synth/venv} with the test and photo extras, rebuilt when
+#          pyproject.toml or this script changes
 #   Anny:  ${ANNY_CACHE_DIR:-~/.cache/anny}, built once (~1-3 min, ~800 MB), kept by Anny's own version key
 # Headless rendering needs EGL + Mesa (libegl1, libgl1-mesa-dri); installed with apt-get when missing.
 set -euo pipefail
@@ -22,7 +23,7 @@ if [ "$(cat "$VENV/.synth-key" 2>/dev/null)" != "$KEY" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
   # torch first, pinned: 2.13.0 is the CPU build on these machines; later installs keep it.
   "$VENV/bin/pip" install -q torch==2.13.0
-  "$VENV/bin/pip" install -q -e ".[test]"
+  "$VENV/bin/pip" install -q -e ".[test,photo]"
   echo "$KEY" > "$VENV/.synth-key"
 fi
 # Point the editable install at this checkout (a fresh clone may live elsewhere); pip's

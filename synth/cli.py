@@ -188,24 +188,43 @@ def evaluate(checkpoint: Path, data: str, split: str, train_split: str, train_da
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUTPUTS / "prediction",
-              show_default=True, help="Folder for the meshes and prediction.json.")
+              show_default=True, help="Folder for the meshes, prediction.json (and overlay.png with --photos).")
 @click.option("--format", "mesh_format", type=click.Choice(["obj", "ply"]), default="obj", show_default=True)
 @click.option("--height-m", type=float, default=None,
               help="The subject's standing height in meters (for checkpoints trained with model.known_height).")
 @click.option("--weight-kg", type=float, default=None,
               help="The subject's body weight in kg (for checkpoints trained with model.known_weight).")
+@click.option("--photos", is_flag=True,
+              help="IMAGES are photos: segment the person in each (needs the [photo] extra) and check the capture.")
 @model_path_option
 @anny_cache_option
 def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, mesh_format: str, height_m: float | None,
-            weight_kg: float | None, model_path: str | None, anny_cache: str | None) -> None:
-    """Predict a 3D body from silhouette IMAGES (one per view, in the checkpoint's view order)."""
+            weight_kg: float | None, photos: bool, model_path: str | None, anny_cache: str | None) -> None:
+    """Predict a 3D body from silhouette IMAGES, or with --photos from photos (one per view,
+    in the checkpoint's view order, e.g. front then side)."""
     from synth.train.predict import predict as run_predict
 
     report = run_predict(checkpoint, list(images), out, _source(model_path, anny_cache), mesh_format, height_m,
-                         weight_kg)
+                         weight_kg, photos)
     m = report["measurements"]
     click.echo(f"height {m['height_m']:.3f} m, waist {m['waist_circumference_m']:.3f} m, "
-               f"body fat {m['body_fat_pct']:.1f} % (estimate) -> {out}")
+               f"body fat {m['body_fat_pct']:.1f} % (estimate) -> {out}"
+               + (f" (look at {report['overlay']})" if photos else ""))
+
+
+@main.command()
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUTPUTS / "segment", show_default=True,
+              help="Folder for <photo>_silhouette.png (white person on black) per photo.")
+@click.option("--view", type=click.Choice(["front", "side"]), default=None,
+              help="Refuse photos not seen from this side (default: accept either, say which).")
+def segment(photos: tuple[Path, ...], out: Path, view: str | None) -> None:
+    """Segment the person in each of PHOTOS and check the capture (needs the [photo] extra)."""
+    from synth.photo.capture import capture, write_silhouettes
+
+    captured = capture(list(photos), [view] * len(photos))
+    for photo, path in zip(captured, write_silhouettes(captured, out)):
+        click.echo(f"{photo.path}: {photo.seen} view, person {photo.mask.sum()} px -> {path}")
 
 
 @main.command()

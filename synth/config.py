@@ -136,6 +136,19 @@ class RenderSection:
 
 
 @dataclass(frozen=True)
+class PhotoSection:
+    """enabled: also render one photo-like JPEG per view into the `photos` column: the same
+    posed body dressed and lit over a procedural room (see synth.photo.render; about
+    50 ms a view on CPU); hair_share: chance of a hair volume over the head; noise_std:
+    camera noise, 8-bit levels; jpeg_quality: JPEG quality range. Off leaves no column."""
+
+    enabled: bool = False
+    hair_share: float = 0.6
+    noise_std: Range = (0.0, 6.0)
+    jpeg_quality: Range = (60.0, 95.0)
+
+
+@dataclass(frozen=True)
 class JobSpec:
     job: JobSection = JobSection()
     body_model: BodyModelSection = BodyModelSection()
@@ -145,6 +158,7 @@ class JobSpec:
     views: ViewsSection = ViewsSection()
     labels: LabelsSection = LabelsSection()
     render: RenderSection = RenderSection()
+    photo: PhotoSection = PhotoSection()
 
     def to_dict(self) -> dict[str, Any]:
         return plain_dict(self)
@@ -153,12 +167,15 @@ class JobSpec:
         """sha256 of everything that decides the dataset's content."""
         content = self.to_dict()
         del content["render"]["gpus_per_worker"]
+        if not self.photo.enabled:  # datasets from before photos existed keep their hash
+            del content["photo"]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 _SECTION_CLASSES = {
     "job": JobSection, "body_model": BodyModelSection, "shape": ShapeSection, "pose": PoseSection,
     "camera": CameraSection, "views": ViewsSection, "labels": LabelsSection, "render": RenderSection,
+    "photo": PhotoSection,
 }
 
 # field -> (kind, low, high); kinds in synth.validation.check_field
@@ -178,6 +195,8 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
     "views.names": ("names", 1, 16), "views.yaw_deg": ("floats", -360, 360),
     "labels.measurements": ("bool", 0, 1), "render.batch_size": ("int", 1, 1024),
     "render.gpus_per_worker": ("float", 0, 8),
+    "photo.enabled": ("bool", 0, 1), "photo.hair_share": ("float", 0, 1), "photo.noise_std": ("range", 0, 50),
+    "photo.jpeg_quality": ("range", 10, 100),
 }
 for _f in dataclasses.fields(PoseSection):
     _LIMITS.setdefault(f"pose.{_f.name}", ("range", -180, 180))

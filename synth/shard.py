@@ -25,12 +25,13 @@ from synth.labels import view_labels
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, Measurements
 from synth.plan import ShardPlan
 from synth.population.sampler import shape_sampler
+from synth.sampling.rng import photo_rng
 from synth.subjects import Subject, draw_subjects, pose_subjects, shape_prior
 
-STAGES = ("sample", "pose", "measure", "render", "encode", "rows")
+STAGES = ("sample", "pose", "measure", "render", "encode", "photo", "rows")
 """sample: shapes and capture poses; pose: forward pass, placing, framing the cameras;
-measure: measurement labels; render: silhouettes; encode: PNG; rows: 2D labels and the
-Arrow table."""
+measure: measurement labels; render: silhouettes; encode: PNG; photo: photo-like JPEGs
+(photo.enabled only); rows: 2D labels and the Arrow table."""
 
 
 @dataclass
@@ -57,11 +58,12 @@ class RenderedView:
     png: bytes
 
 
-def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject,
-                rendered: list[RenderedView], measurements: Measurements | None) -> dict[str, Any]:
-    """One dataset row (see `synth.dataset.schema.COLUMNS`); measurements None -> nulls."""
+def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject, rendered: list[RenderedView],
+                measurements: Measurements | None, photos: list[bytes] | None = None) -> dict[str, Any]:
+    """One dataset row (see `synth.dataset.schema.COLUMNS`); measurements None -> nulls;
+    photos: JPEG bytes per view, for jobs with photo.enabled."""
     labels = [view_labels(subject.joints, view.camera, r.mask) for view, r in zip(subject.views, rendered)]
-    return {
+    row = {
         "subject_index": subject.index,
         "subject_id": f"{subject.index:09d}",
         "split": split,
@@ -87,6 +89,10 @@ def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject,
         "image_height": spec.camera.height,
         **(dataclasses.asdict(measurements) if measurements else dict.fromkeys(MEASUREMENT_NAMES)),
     }
+    if photos is not None:
+        row["photos"] = [{"bytes": jpeg, "path": f"{subject.index:09d}_{v.name}.jpg"}
+                         for v, jpeg in zip(subject.views, photos)]
+    return row
 
 
 class ShardBuilder:
@@ -102,6 +108,7 @@ class ShardBuilder:
         self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference)
         self.costs = StageCosts()
         self._renderer = None
+        self._photos = None
 
     def _open_renderer(self, vertex_count: int):
         from synth.render.renderer import SilhouetteRenderer
@@ -130,6 +137,21 @@ class ShardBuilder:
                 rendered.append(RenderedView(mask, encode_silhouette(mask)))
         return rendered
 
+    def _render_photos(self, subject: Subject) -> list[bytes] | None:
+        if not self.spec.photo.enabled:
+            return None
+        with self.costs.timed("photo"):
+            if self._photos is None:
+                from synth.photo.render import PhotoRenderer
+
+                self._photos = PhotoRenderer(self.spec.camera.width, self.spec.camera.height, self.model.faces,
+                                             self.model.skeleton)
+            section = self.spec.photo
+            return self._photos.render_subject(
+                photo_rng(self.spec.job.seed, subject.index), subject.vertices, subject.joints,
+                [view.camera for view in subject.views], section.hair_share, section.noise_std,
+                (int(section.jpeg_quality[0]), int(section.jpeg_quality[1])))
+
     def build(self, plan: ShardPlan) -> pa.Table:
         """All rows of one shard, in subject order."""
         rows = []
@@ -145,14 +167,17 @@ class ShardBuilder:
                             if self.spec.labels.measurements else [None] * len(subjects))
             for subject, measurements in zip(subjects, measured):
                 rendered = self._render_views(subject)
+                photos = self._render_photos(subject)
                 with self.costs.timed("rows"):
-                    rows.append(subject_row(self.spec, self.model, plan.split, subject, rendered, measurements))
+                    rows.append(subject_row(self.spec, self.model, plan.split, subject, rendered, measurements,
+                                            photos))
         with self.costs.timed("rows"):
-            table = rows_to_table(rows)
+            table = rows_to_table(rows, self.spec.photo.enabled)
         self.costs.subjects += len(indices)
         return table
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        for renderer in (self._renderer, self._photos):
+            if renderer is not None:
+                renderer.close()
+        self._renderer = self._photos = None

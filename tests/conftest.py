@@ -1,4 +1,4 @@
-"""Shared fixtures: body model sources, a generated SMPL model, a built smoke dataset."""
+"""Shared fixtures: body model sources, a generated SMPL model, a built smoke dataset and a net trained on it."""
 from __future__ import annotations
 
 import os
@@ -59,3 +59,20 @@ def smoke_dataset(tmp_path_factory, smoke_spec, anny_source) -> Path:
     out = tmp_path_factory.mktemp("smoke") / "data"
     run_build(smoke_spec, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
     return out
+
+
+@pytest.fixture(scope="session")
+def trained(smoke_dataset, tmp_path_factory, anny_source):
+    """A small net trained on the smoke dataset's front and left views (80 steps)."""
+    from synth.train.config import config_from_dict
+    from synth.train.loop import train
+
+    out = tmp_path_factory.mktemp("run")
+    config = config_from_dict({
+        "data": {"uri": str(smoke_dataset), "val_split": "test", "views": ["front", "left"], "input_size": 64,
+                 "num_workers": 0, "shuffle_buffer": 8, "augment": False},
+        "model": {"width": 8},
+        "optim": {"batch_size": 8, "steps": 80, "lr": 3e-3},
+        "run": {"out": str(out), "device": "cpu", "eval_every": 40, "val_batches": 1, "stats_rows": 24},
+    })
+    return config, train(config, anny_source, progress=False)

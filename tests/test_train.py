@@ -26,19 +26,6 @@ from synth.train.model import NetConfig, SilhouetteNet
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def trained(smoke_dataset, tmp_path_factory, anny_source):
-    out = tmp_path_factory.mktemp("run")
-    config = config_from_dict({
-        "data": {"uri": str(smoke_dataset), "val_split": "test", "views": ["front", "left"], "input_size": 64,
-                 "num_workers": 0, "shuffle_buffer": 8, "augment": False},
-        "model": {"width": 8},
-        "optim": {"batch_size": 8, "steps": 80, "lr": 3e-3},
-        "run": {"out": str(out), "device": "cpu", "eval_every": 40, "val_batches": 1, "stats_rows": 24},
-    })
-    return config, train(config, anny_source, progress=False)
-
-
 def test_loss_falls_and_run_outputs_exist(trained):
     config, result = trained
     records = [json.loads(line) for line in (result.out / "metrics.jsonl").read_text().splitlines()]

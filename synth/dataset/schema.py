@@ -67,14 +67,22 @@ _MEASUREMENT_DOCS = {
 }
 COLUMNS.update({name: (_F32, _value("float32"), doc) for name, doc in _MEASUREMENT_DOCS.items()})
 
-COLUMN_DOCS: dict[str, str] = {name: doc for name, (_, _, doc) in COLUMNS.items()}
+PHOTO_COLUMNS: dict[str, tuple[pa.DataType, dict, str]] = {
+    "photos": (pa.list_(_IMAGE), _list({"_type": "Image"}),
+               "(V,) photo-like JPEG renders, H x W RGB, same cameras as the silhouettes (photo.enabled only)"),
+}
+
+COLUMN_DOCS: dict[str, str] = {name: doc for name, (_, _, doc) in (COLUMNS | PHOTO_COLUMNS).items()}
 
 
-def shard_schema() -> pa.Schema:
-    """The Arrow schema of every shard, with `huggingface` and `synth` metadata."""
-    features = {name: feature for name, (_, feature, _) in COLUMNS.items()}
+def shard_schema(photos: bool = False) -> pa.Schema:
+    """The Arrow schema of every shard (with the `photos` column when the job renders
+    photos), with `huggingface` and `synth` metadata."""
+    columns = COLUMNS | PHOTO_COLUMNS if photos else COLUMNS
+    features = {name: feature for name, (_, feature, _) in columns.items()}
     metadata = {
         "huggingface": json.dumps({"info": {"features": features}}),
-        "synth": json.dumps({"schema_version": SCHEMA_VERSION, "columns": COLUMN_DOCS}),
+        "synth": json.dumps({"schema_version": SCHEMA_VERSION,
+                             "columns": {name: doc for name, (_, _, doc) in columns.items()}}),
     }
-    return pa.schema([(name, dtype) for name, (dtype, _, _) in COLUMNS.items()], metadata=metadata)
+    return pa.schema([(name, dtype) for name, (dtype, _, _) in columns.items()], metadata=metadata)

@@ -1,19 +1,34 @@
 """`synth verify`: re-read a dataset (folder or URI) and name every bad shard."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from PIL import Image
 
 from body_models import SynthError
 from synth.dataset.manifest import MANIFEST, read_manifest
 from synth.dataset.schema import shard_schema
-from synth.images import decode_silhouette
 from synth.storage import Store
 
 
-def _shard_problems(store: Store, entry: dict) -> list[str]:
+def _image_problem(name: str, row: int, what: str, data: bytes, size: tuple[int, int]) -> str | None:
+    """What is wrong with one stored image (decoded in full), or None."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            shape = image.size[::-1]
+            empty = image.getbbox() is None
+    except (OSError, ValueError) as err:
+        return f"{name}: row {row} {what} does not decode ({err})"
+    if shape != size or empty:
+        return f"{name}: row {row} {what} is empty or the wrong size {shape}"
+    return None
+
+
+def _shard_problems(store: Store, entry: dict, photos: bool) -> list[str]:
     name = entry["file"]
     digest = store.sha256(name)
     if digest is None:
@@ -23,7 +38,7 @@ def _shard_problems(store: Store, entry: dict) -> list[str]:
         table = pq.read_table(store.path(name), filesystem=store.filesystem)
     except (pa.ArrowInvalid, OSError) as err:
         return problem + [f"{name}: unreadable Parquet ({err})"]
-    if not table.schema.equals(shard_schema(), check_metadata=False):
+    if not table.schema.equals(shard_schema(photos), check_metadata=False):
         problem.append(f"{name}: schema differs from this synth version's")
     if table.num_rows != entry["num_rows"]:
         problem.append(f"{name}: {table.num_rows} rows, manifest says {entry['num_rows']}")
@@ -31,14 +46,12 @@ def _shard_problems(store: Store, entry: dict) -> list[str]:
         return problem
     widths = table.column("image_width").to_pylist()
     heights = table.column("image_height").to_pylist()
-    for row, views in enumerate(table.column("silhouettes").to_pylist()):
-        for view in views:
-            try:
-                mask = decode_silhouette(view["bytes"])
-            except (OSError, ValueError) as err:
-                return [f"{name}: row {row} silhouette does not decode ({err})"]
-            if mask.shape != (heights[row], widths[row]) or not mask.any():
-                return [f"{name}: row {row} silhouette is empty or the wrong size {mask.shape}"]
+    for column in ("silhouettes", "photos") if photos else ("silhouettes",):
+        for row, views in enumerate(table.column(column).to_pylist()):
+            for view in views:
+                problem = _image_problem(name, row, column.removesuffix("s"), view["bytes"], (heights[row], widths[row]))
+                if problem:
+                    return [problem]
     return []
 
 
@@ -50,8 +63,9 @@ def verify_dataset(location: str | Path) -> tuple[list[str], int]:
         raise SynthError(f"{store.describe()} holds no {MANIFEST}; is it a synth dataset?")
     problems = []
     listed = {entry["file"] for entry in manifest["shards"]}
+    photos = manifest["spec"].get("photo", {}).get("enabled", False)
     for entry in manifest["shards"]:
-        problems += _shard_problems(store, entry)
+        problems += _shard_problems(store, entry, photos)
     for missing in sorted(set(manifest["planned_shards"]) - listed):
         problems.append(f"{missing}: planned but not built (resume the build)")
     for stray in sorted(n for n in store.names() if n.endswith(".parquet") and n not in listed):

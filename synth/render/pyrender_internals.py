@@ -1,4 +1,4 @@
-"""The three places we reach into pyrender's private state; nothing else does.
+"""The four places we reach into pyrender's private state; nothing else does.
 
 1. In-place vertex updates. pyrender keeps a primitive's GL buffers in the private
    `_buffers` list, the interleaved vertex buffer first. A primitive with positions
@@ -14,6 +14,10 @@
    framebuffer and converts depth to metric units on every render; we read the raw
    depth of the (now single-sample) framebuffer and return `depth < 1` (covered) as the
    (H, W) bool mask (~0.65 ms a view saved at 256x256).
+4. Closing one of several renderers. pyrender's `OffscreenRenderer.delete()` ends with
+   `eglTerminate` on the EGL display, which every context of the process shares: a
+   builder holding a silhouette and a photo renderer could not close the second.
+   `delete_renderer` frees the GL resources and the context and leaves the display up.
 """
 from __future__ import annotations
 
@@ -59,3 +63,21 @@ def _covered_pixels(renderer) -> np.ndarray:
     glBindFramebuffer(GL_READ_FRAMEBUFFER, renderer._main_fb_ms)
     depth = np.frombuffer(glReadPixels(0, 0, width, height, GL_DEPTH_COMPONENT, GL_FLOAT), np.float32)
     return depth.reshape(height, width)[::-1] < 1.0
+
+
+def delete_renderer(offscreen) -> None:
+    """Free a pyrender `OffscreenRenderer` without terminating the shared EGL display."""
+    platform = offscreen._platform
+    if platform is None:
+        return
+    if getattr(platform, "_egl_context", None) is None:  # not EGL: pyrender's own way
+        offscreen.delete()
+        return
+    from OpenGL.EGL import EGL_NO_CONTEXT, EGL_NO_SURFACE, eglDestroyContext, eglMakeCurrent
+
+    platform.make_current()
+    offscreen._renderer.delete()
+    eglMakeCurrent(platform._egl_display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT)
+    eglDestroyContext(platform._egl_display, platform._egl_context)
+    platform._egl_context = platform._egl_display = None
+    offscreen._renderer = offscreen._platform = None  # its __del__ would call delete(): eglTerminate

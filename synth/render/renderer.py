@@ -17,7 +17,7 @@ from OpenGL.GL import GL_FALSE, GL_RENDERER, glColorMask, glGetString  # noqa: E
 
 from synth.camera import Camera  # noqa: E402
 from synth.render.pyrender_internals import (  # noqa: E402
-    read_silhouettes_only, replace_positions, use_single_sample_framebuffer)
+    delete_renderer, read_silhouettes_only, replace_positions, use_single_sample_framebuffer)
 
 _GL_TRIANGLES = 4
 _OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -71,4 +71,4 @@ class SilhouetteRenderer:
         return np.ascontiguousarray(self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY))
 
     def close(self) -> None:
-        self._renderer.delete()
+        delete_renderer(self._renderer)

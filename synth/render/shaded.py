@@ -14,6 +14,8 @@ import numpy as np  # noqa: E402
 import pyrender  # noqa: E402
 import trimesh  # noqa: E402
 
+from synth.render.pyrender_internals import delete_renderer  # noqa: E402
+
 _SKIN = (0.78, 0.66, 0.58, 1.0)
 _BACKGROUND = (1.0, 1.0, 1.0, 1.0)
 
@@ -45,4 +47,4 @@ class ShadedRenderer:
         return np.asarray(colour[..., :3], np.uint8)
 
     def close(self) -> None:
-        self._renderer.delete()
+        delete_renderer(self._renderer)

@@ -11,3 +11,10 @@ def subject_rng(seed: int, subject_index: int) -> np.random.Generator:
     alone, whatever the worker count or order.
     """
     return np.random.Generator(np.random.Philox(np.random.SeedSequence(seed, spawn_key=(subject_index,))))
+
+
+def photo_rng(seed: int, subject_index: int) -> np.random.Generator:
+    """The generator of one subject's photo-like renders (its look, lights, room, noise):
+    SeedSequence(seed, spawn_key=(index, 1)), independent of `subject_rng`, so turning
+    photos on or off changes nothing else."""
+    return np.random.Generator(np.random.Philox(np.random.SeedSequence(seed, spawn_key=(subject_index, 1))))

@@ -33,7 +33,7 @@ from synth.train.model import run_net
 LENGTHS_MM = [m for m in MEASUREMENT_NAMES if m.endswith("_m")]
 
 
-def _errors(model, mapper, measured, shape, capture_pose, batch) -> dict[str, np.ndarray]:
+def subject_errors(model, mapper, measured, shape, capture_pose, batch) -> dict[str, np.ndarray]:
     """Per-subject errors (mm) of predicted (shape, capture_pose), whose neutral bodies
     measure `measured`, against a batch's truth."""
     with torch.no_grad():
@@ -110,7 +110,7 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
             guesses[baseline.name] = (shape, stats.pose_mean.expand(count, -1),
                                       measurer.measure_shapes(clamp_shape(model, shape).numpy()))
         for method, (shape, pose, measured) in guesses.items():
-            for name, values in _errors(model, mapper, measured, shape.cpu(), pose.cpu(), batch).items():
+            for name, values in subject_errors(model, mapper, measured, shape.cpu(), pose.cpu(), batch).items():
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
             "baselines_fitted_on": f"{train_uri or uri} ({train_split})",

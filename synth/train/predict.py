@@ -1,55 +1,43 @@
-"""`synth predict`: silhouette images -> body mesh, parameters and measurements.
+"""`synth predict`: silhouette images (or photos) -> body mesh, parameters and measurements.
 
-Images are read, binarised (grey > 127 = body) and framed like training data; they are
-never copied or written anywhere. Each image is checked: it must be a binary mask
-(not a photo), not empty, not filling the frame, and there must be one per view the
-checkpoint was trained on, in its order; then the checkpoint's silhouette gate
-(`synth.train.gate`) refuses shapes that are not a person in the capture pose.
+Images are read (size-limited, `synth.images.read_image`), binarised (grey > 127 = body)
+and framed like training data; they are never copied or written anywhere. Each image is
+checked: it must be a binary mask (not a photo), not empty, not filling the frame, and
+there must be one per view the checkpoint was trained on, in its order. With `photos`,
+each photo is segmented and checked instead (`synth.photo.capture`: one person, whole,
+big and sharp enough, seen from the view's side) and an overlay picture is written.
+Then the checkpoint's silhouette gate (`synth.train.gate`) refuses shapes that are not
+a person in the capture pose, and front and back silhouettes must show the arms out
+(`check_arms_apart`).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from body_models import BodyModelSource, SynthError
 from body_models.capture_pose import POSE_DOFS, CapturePoseMapper
 from synth.dataset.atomic import atomic_write_bytes, atomic_write_mesh
+from synth.images import read_image
 from synth.measurements import BodyMeasurer
 from synth.subjects import place_on_ground, pose_bodies
 from synth.train.bodies import clamp_shape, denormalise, model_for
 from synth.train.checkpoint import load_checkpoint
+from synth.train.gate import check_arms_apart
 from synth.train.framing import frame_silhouette
 from synth.train.model import SCALAR_INPUTS
 
 _GREY_FRACTION = 0.05  # more mid-grey pixels than this: not a mask
-MAX_IMAGE_PIXELS = 50_000_000  # a 48 MP phone photo fits; a decompression bomb does not
 
 
 def read_silhouette(path: Path) -> np.ndarray:
-    """(H, W) bool mask of a silhouette image; SynthError saying what is wrong with it. The
-    size is checked from the header before any pixel is decoded (at most MAX_IMAGE_PIXELS)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise SynthError(f"{path}: {width}x{height} pixels is more than the {MAX_IMAGE_PIXELS / 1e6:.0f} "
-                                     "megapixels read; resize it (the net sees it at a few hundred pixels)")
-                grey = np.asarray(image.convert("L"))
-    except FileNotFoundError as err:
-        raise SynthError(f"{path}: no such image") from err
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise SynthError(f"{path}: image too large to open safely ({err}); resize it") from err
-    except (UnidentifiedImageError, OSError) as err:
-        raise SynthError(f"{path}: not a readable image ({err})") from err
+    """(H, W) bool mask of a silhouette image; SynthError saying what is wrong with it."""
+    grey = read_image(path, "L")
     if ((grey > 16) & (grey < 240)).mean() > _GREY_FRACTION:
         raise SynthError(f"{path}: not a binary silhouette (many grey levels; segment the person first)")
     mask = grey > 127
@@ -88,45 +76,100 @@ def _scalar_inputs(net, given: dict[str, float | None]) -> dict[str, torch.Tenso
     return inputs
 
 
+def view_kinds(meta: dict[str, Any]) -> list[str]:
+    """"front" (front or back) or "side" for each view of a checkpoint, from its dataset's azimuths."""
+    spec_views = meta["dataset_spec"]["views"]
+    yaws = dict(zip(spec_views["names"], spec_views["yaw_deg"]))
+    return ["front" if abs(np.cos(np.radians(yaws[name]))) > 0.7 else "side" for name in meta["views"]]
+
+
+def _read_masks(images: list[Path], kinds: list[str], photos: bool) -> tuple[list[np.ndarray], list | None]:
+    """The (H, W) bool silhouettes of the inputs and, for photos, the captured photos."""
+    if not photos:
+        return [read_silhouette(path) for path in images], None
+    from synth.photo.capture import capture
+
+    captured = capture(images, kinds)
+    return [c.mask for c in captured], captured
+
+
+def _write_overlay(out: Path, captured: list, model, posed_v: np.ndarray, cameras: np.ndarray, meta: dict[str, Any],
+                   caption: str) -> Path:
+    """overlay.png: the photos with the segmented and the predicted silhouettes."""
+    from synth.photo.overlay import fit_to_box, overlay_png, view_camera
+    from synth.render.renderer import SilhouetteRenderer
+
+    spec = meta["dataset_spec"]
+    yaws = dict(zip(spec["views"]["names"], spec["views"]["yaw_deg"]))
+    fov = np.radians(np.mean(spec["camera"]["vertical_fov_deg"]))
+    predicted = []
+    for photo, name, (distance, height, pitch) in zip(captured, meta["views"], cameras):
+        rows, cols = photo.mask.shape
+        renderer = SilhouetteRenderer(cols, rows, model.faces, len(posed_v))
+        try:
+            renderer.set_vertices(posed_v)
+            mask = renderer.render(view_camera(distance, height, pitch, np.radians(yaws[name]), fov, cols, rows))
+        finally:
+            renderer.close()
+        predicted.append(fit_to_box(mask, photo.mask) if mask.any() else mask)
+    path = out / "overlay.png"
+    atomic_write_bytes(path, overlay_png([c.rgb for c in captured], [c.mask for c in captured], predicted, caption))
+    return path
+
+
 def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSource,
-            mesh_format: str = "obj", height_m: float | None = None, weight_kg: float | None = None) -> dict[str, Any]:
-    """Write body.<fmt> (posed), body_neutral.<fmt> and prediction.json into `out`.
-    `height_m` / `weight_kg`: the subject's standing height (m) and weight (kg), for
-    checkpoints that take them."""
+            mesh_format: str = "obj", height_m: float | None = None, weight_kg: float | None = None,
+            photos: bool = False) -> dict[str, Any]:
+    """Write body.<fmt> (posed), body_neutral.<fmt> and prediction.json into `out`, and
+    overlay.png when `photos`. `images`: one silhouette per view, or with `photos` one
+    photo per view (segmented and checked by `synth.photo.capture`). `height_m` /
+    `weight_kg`: the subject's standing height (m) and weight (kg), for checkpoints that
+    take them."""
     state = load_checkpoint(checkpoint)
     meta, net, stats = state["meta"], state["model"], state["stats"]
     scalars = _scalar_inputs(net, {"height_m": height_m, "weight_kg": weight_kg})
     views = meta["views"]
+    what = "photos" if photos else "silhouettes"
     if len(images) != len(views):
-        raise SynthError(f"the checkpoint expects {len(views)} silhouettes ({', '.join(views)}, in that order), "
+        raise SynthError(f"the checkpoint expects {len(views)} {what} ({', '.join(views)}, in that order), "
                          f"got {len(images)}")
-    frames = np.stack([frame_silhouette(read_silhouette(p), meta["input_size"]) for p in images])
+    kinds = view_kinds(meta)
+    masks, captured = _read_masks(images, kinds, photos)
+    frames = np.stack([frame_silhouette(mask, meta["input_size"]) for mask in masks])
     if state["gate"] is not None:
         state["gate"].check(frames, views, [str(p) for p in images])
+    check_arms_apart(masks, kinds, [str(p) for p in images])
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     with torch.no_grad():
         predicted = denormalise(net(torch.from_numpy(frames)[None], **scalars), stats)
     shape = clamp_shape(model, predicted["shape"]).numpy().astype(np.float32)
-    capture = predicted["capture_pose"].numpy()
-    native = CapturePoseMapper(model).to_native(capture)
+    capture_pose = predicted["capture_pose"].numpy()
+    native = CapturePoseMapper(model).to_native(capture_pose)
     neutral_v, neutral_j = pose_bodies(model, shape, np.tile(model.rest_pose(), (1, 1)))
     posed_v, posed_j = pose_bodies(model, shape, native)
     measurements = BodyMeasurer(model).measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_mesh(out / f"body.{mesh_format}", posed_v[0] + place_on_ground(posed_v[0], posed_j[0]), model.faces)
+    posed = posed_v[0] + place_on_ground(posed_v[0], posed_j[0])
+    atomic_write_mesh(out / f"body.{mesh_format}", posed, model.faces)
     atomic_write_mesh(out / f"body_neutral.{mesh_format}", neutral_v[0] + place_on_ground(neutral_v[0], neutral_j[0]),
-                model.faces)
+                      model.faces)
+    cameras = predicted["camera"][0].numpy()
     report = {
         "inputs": [str(p) for p in images],
+        "input_kind": what,
         "given_height_m": height_m,
         "given_weight_kg": weight_kg,
         "views": views,
         "body_model": model.version,
         "shape": dict(zip(model.shape_space.labels, shape[0].tolist())),
-        "capture_pose_deg": dict(zip(POSE_DOFS, np.degrees(capture[0]).tolist())),
-        "camera": [dict(zip(("distance_m", "height_m", "pitch_rad"), c)) for c in predicted["camera"][0].tolist()],
+        "capture_pose_deg": dict(zip(POSE_DOFS, np.degrees(capture_pose[0]).tolist())),
+        "camera": [dict(zip(("distance_m", "height_m", "pitch_rad"), c)) for c in cameras.tolist()],
         "measurements": dataclasses.asdict(measurements),
         "frame": "meters, +y up, facing +z, feet on y=0",
     }
+    if captured is not None:
+        caption = (f"height {measurements.height_m:.2f} m   waist {measurements.waist_circumference_m:.2f} m   "
+                   f"hip {measurements.hip_circumference_m:.2f} m   body fat {measurements.body_fat_pct:.1f} %")
+        report["overlay"] = str(_write_overlay(out, captured, model, posed, cameras, meta, caption))
     atomic_write_bytes(out / "prediction.json", json.dumps(report, indent=2).encode())
     return report
