@@ -34,3 +34,17 @@ def test_smoke_benchmark_writes_json_and_table(tmp_path):
     for row in ("pipeline / naive", "pipeline / floor", "cost split", "driver bytes per shard", "efficiency",
                 "driver RSS", "loader / training"):
         assert row in table, row
+
+
+def test_render_stage_runs_on_exported_bodies(smoke_dataset, tmp_path):
+    script = str(ROOT / "benchmarks" / "render_stage.py")
+    bodies = tmp_path / "bodies.npz"
+    exported = subprocess.run([sys.executable, script, "export", str(smoke_dataset), str(bodies), "--rows", "4"],
+                              capture_output=True, text=True, timeout=600, check=False)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    for extra, what in (([], "silhouettes/s"), (["--photos"], "photo-like pictures/s")):
+        done = subprocess.run([sys.executable, script, "run", str(bodies), "--procs", "1", "--seconds", "0.5", *extra],
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        (line,) = done.stdout.strip().splitlines()
+        assert line.startswith("1 processes: ") and what in line and float(line.split()[2]) > 0, line
