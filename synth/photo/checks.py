@@ -1,8 +1,8 @@
 """Capture checks: is a segmented photo one whole person, big and sharp enough, seen
 from the expected side, in the capture pose? Each check returns what is wrong and what
-to do, in one line, or None. Thresholds were set on photo-like renders of the capture
-pose (`photo.enabled` builds) and on the same renders made wrong (cropped, blurred,
-shrunk, two people, arms down); see tests/test_photo.py.
+to do, in one line, or None. Thresholds were set on 512 photo-like renders of the
+capture pose (a `photo.enabled` build, seed 1; README "From photos") and on the same
+renders made wrong (cropped, blurred, shrunk, two people, arms down: tests/test_photo.py).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from synth.photo.segment import (LEFT_ANKLE, LEFT_HEEL, LEFT_HIP, LEFT_SHOULDER,
 from synth.train.gate import arms_problem
 
 MIN_PERSON_FRACTION = 0.002  # of the image's pixels: less is no person
-OTHER_PERSON_FRACTION = 0.2  # a person-like region apart from the subject, this big relative to them
+OTHER_PERSON_FRACTION = 0.2  # a second person's pixels, relative to the subject's
 MIN_HEIGHT_PX = 100
 MIN_HEIGHT_FRACTION = 0.25  # of the image height
 BORDER_PX = 4  # body pixels on an image edge beyond which the body is cut off
