@@ -1,7 +1,7 @@
 """Procedural rooms behind a photographed person: a wall, a floor meeting it at the
 right place for the camera, furniture, frames and a door, uneven light, and the
 person's contact shadow. Everything is drawn in 2D (numpy) from the camera, so it
-costs about a millisecond; the person is composited over it (`synth.photo.render`).
+costs a few milliseconds a view; the person is composited over it (`synth.photo.render`).
 """
 from __future__ import annotations
 
