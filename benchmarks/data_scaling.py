@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from body_models import BodyModelSource
+from body_models import source_from_env
 from synth.train.config import load_train_config
 from synth.train.evaluate import evaluate, write_report
 from synth.train.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("pve_t_mm", "chest_circumference_mm", "waist_circumference_mm", "hip_circumference_mm", "body_fat_pts")
-
-
-def _source() -> BodyModelSource:
-    return BodyModelSource(anny_cache=Path(os.environ.get("ANNY_CACHE_DIR", Path.home() / ".cache" / "anny")))
 
 
 def _finished(folder: Path, steps: int) -> bool:
@@ -43,11 +38,11 @@ def run(dataset: str, testset: str, rows: list[int], config: Path, overrides: li
         recipe = load_train_config(config, settings)
         if not _finished(folder, recipe.optim.steps):  # a resumed study keeps its finished runs and reports
             (folder / "eval.json").unlink(missing_ok=True)
-            train(recipe, _source(), progress=False)
+            train(recipe, source_from_env(), progress=False)
         if (folder / "eval.json").exists():
             report = json.loads((folder / "eval.json").read_text())
         else:
-            report = evaluate(folder / "best.pt", testset, "test", _source(), baseline_rows=count, train_uri=dataset)
+            report = evaluate(folder / "best.pt", testset, "test", source_from_env(), baseline_rows=count, train_uri=dataset)
             write_report(report, folder)
         last = json.loads((folder / "metrics.jsonl").read_text().splitlines()[-1])
         results.append({"train_rows": count, "train_seconds": round(last["seconds"]), "steps": last["step"],

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.dataset as pads
 
-from body_models import BodyModelSource, SynthError
+from body_models import SynthError, source_from_env
 from synth.morph.solve import BodyFatMorpher, parse_changes
 from synth.train.bodies import dataset_body_model
 
@@ -30,7 +29,7 @@ def main() -> None:
     parser.add_argument("--body-fat", default="-10,-5,+5,+10")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    source = BodyModelSource(anny_cache=Path(os.environ.get("ANNY_CACHE_DIR", Path.home() / ".cache" / "anny")))
+    source = source_from_env()
     model, manifest = dataset_body_model(str(args.dataset), source)
     files = [str(args.dataset / e["file"]) for e in manifest["shards"]]
     rows = pads.dataset(files, format="parquet").head(args.subjects, columns=["subject_id", "shape"]).to_pylist()

@@ -30,12 +30,11 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 def export(dataset: str, out: Path, rows: int) -> None:
     import pyarrow.parquet as pq
 
-    from body_models import BodyModelSource, create
+    from body_models import create, source_from_env
     from synth.dataset.reader import repose_row
     from synth.train.data import list_shards
 
-    model = create("anny", BodyModelSource(anny_cache=Path(os.environ.get("ANNY_CACHE_DIR",
-                                                                         Path.home() / ".cache" / "anny"))))
+    model = create("anny", source_from_env())
     filesystem, files = list_shards(dataset, "train")
     picked = pq.read_table(files[0], filesystem=filesystem).to_pylist()[:rows]
     posed = [repose_row(row, model) for row in picked]
@@ -47,11 +46,12 @@ def export(dataset: str, out: Path, rows: int) -> None:
 
 
 def _cameras(bodies) -> list[list]:
-    from synth.camera import Camera
+    """Per body, its cameras (the arrays laid out as dataset rows)."""
+    from synth.dataset.reader import row_cameras
 
     width, height = (int(v) for v in bodies["size"])
-    return [[Camera(K.reshape(3, 3), R.reshape(3, 3), t, width, height) for K, R, t in zip(*views)]
-            for views in zip(bodies["K"], bodies["R"], bodies["t"])]
+    return [row_cameras({"K": K, "R": R, "t": t, "image_width": width, "image_height": height})
+            for K, R, t in zip(bodies["K"], bodies["R"], bodies["t"])]
 
 
 def _silhouettes(path: Path, seconds: float, out) -> None:

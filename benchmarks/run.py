@@ -29,7 +29,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 import psutil  # noqa: E402
 import torch  # noqa: E402
 
-from body_models import BodyModelSource, create  # noqa: E402
+from body_models import create, source_from_env  # noqa: E402
 from body_models.capture_pose import CapturePoseMapper  # noqa: E402
 from synth.build import BuildOptions, run_build  # noqa: E402
 from synth.config import load_spec  # noqa: E402
@@ -40,10 +40,6 @@ from synth.subjects import generate_subjects, shape_prior  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "jobs" / "quickstart.toml"
-
-
-def _source() -> BodyModelSource:
-    return BodyModelSource(anny_cache=Path(os.environ.get("ANNY_CACHE_DIR", Path.home() / ".cache" / "anny")))
 
 
 def _spec(subjects: int, views: int = 4, measurements: bool = False, shard_size: int = 64):
@@ -63,7 +59,7 @@ def naive_loop(spec, subjects: int) -> float:
 
     from synth.render.renderer import camera_pose
 
-    model = create(spec.body_model.name, _source())
+    model = create(spec.body_model.name, source_from_env())
     mapper = CapturePoseMapper(model)
     shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference)
     renderer = pyrender.OffscreenRenderer(spec.camera.width, spec.camera.height)
@@ -108,7 +104,7 @@ def pipeline_in_process(spec) -> PipelineRun:
     from synth.shard import StageCosts
     from synth.storage import Store
 
-    builder = ShardBuilder(spec, _source())
+    builder = ShardBuilder(spec, source_from_env())
     plans = plan_shards(spec)
     builder.build(plans[0])  # warm-up: GL context, first upload
     builder.costs = StageCosts()
@@ -142,7 +138,7 @@ def render_floor(spec, renders: int, stock: bool) -> float:
 
     from synth.render.renderer import SilhouetteRenderer, camera_pose
 
-    model = create(spec.body_model.name, _source())
+    model = create(spec.body_model.name, source_from_env())
     shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference)
     subject = generate_subjects(spec, model, CapturePoseMapper(model), shapes, [0])[0]
     cameras = [v.camera for v in subject.views]
@@ -237,7 +233,7 @@ def build_with_memory(spec, workers: int) -> dict[str, Any]:
     with scratch:
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
-        summary = run_build(spec, BuildOptions(out=out, source=_source(), workers=workers, progress=False))
+        summary = run_build(spec, BuildOptions(out=out, source=source_from_env(), workers=workers, progress=False))
         stop.set()
         thread.join()
 
@@ -280,7 +276,7 @@ def trainer_input(dataset: Path, batches: int) -> dict[str, Any]:
     for _ in range(batches):
         next(iterator)
     loader_rate = batches * 32 / (time.perf_counter() - started)
-    model = create("anny", _source())
+    model = create("anny", source_from_env())
     stats = target_stats(source, 256, config.data.views).to(device)
     net = SilhouetteNet(NetConfig(views=2, shape_size=model.shape_space.size, pose_size=14,
                                   width=config.model.width, grid=config.model.grid,
@@ -391,7 +387,7 @@ def run(sizes: Sizes, max_workers: int, memory: bool) -> dict[str, Any]:
                 subjects=sizes.memory_subjects, views=1, shard_size=4 * sizes.shard_size), max(2, max_workers)).result()
         with tempfile.TemporaryDirectory(prefix="bench_train_") as dataset:
             run_build(_spec(subjects=sizes.trainer_subjects, shard_size=sizes.shard_size),
-                      BuildOptions(out=Path(dataset), source=_source(), workers=min(2, max_workers), progress=False))
+                      BuildOptions(out=Path(dataset), source=source_from_env(), workers=min(2, max_workers), progress=False))
             results["trainer"] = trainer_input(Path(dataset), sizes.trainer_batches)
     return results
 

@@ -1,6 +1,7 @@
 """The one place that maps a backend name to its class."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,16 @@ class BodyModelSource:
     gender: str = "neutral"  # or "mixed": female and male files, chosen per body
     num_betas: int = 10
     anny_space: str = "body"
+
+
+def source_from_env(model_path: str | None = None, anny_cache: str | None = None, gender: str = "neutral",
+                    num_betas: int = 10, anny_space: str = "body") -> BodyModelSource:
+    """A source from explicit paths, else $SYNTH_MODEL_PATH and $ANNY_CACHE_DIR (default
+    ~/.cache/anny)."""
+    path = model_path or os.environ.get("SYNTH_MODEL_PATH") or None
+    cache = anny_cache or os.environ.get("ANNY_CACHE_DIR") or Path.home() / ".cache" / "anny"
+    return BodyModelSource(anny_cache=Path(cache), model_path=Path(path) if path else None,
+                           gender=gender, num_betas=num_betas, anny_space=anny_space)
 
 
 def create(name: str, source: BodyModelSource) -> BodyModel:

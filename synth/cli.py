@@ -6,13 +6,12 @@ model files) and ANNY_CACHE_DIR (Anny's build cache, default ~/.cache/anny).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from body_models import BACKENDS, BodyModelSource, SynthError
+from body_models import BACKENDS, SynthError, source_from_env
 
 DEFAULT_OUTPUTS = Path("outputs")
 
@@ -26,14 +25,6 @@ class SynthGroup(click.Group):
         except SynthError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(1)
-
-
-def _source(model_path: str | None, anny_cache: str | None, gender: str = "neutral",
-            num_betas: int = 10, anny_space: str = "body") -> BodyModelSource:
-    path = model_path or os.environ.get("SYNTH_MODEL_PATH") or None
-    cache = anny_cache or os.environ.get("ANNY_CACHE_DIR") or Path.home() / ".cache" / "anny"
-    return BodyModelSource(anny_cache=Path(cache), model_path=Path(path) if path else None,
-                           gender=gender, num_betas=num_betas, anny_space=anny_space)
 
 
 model_path_option = click.option("--model-path", type=click.Path(), default=None,
@@ -81,7 +72,7 @@ def build(job: Path, out: str | None, workers: int | None, address: str | None, 
 
     spec = load_spec(job, list(overrides))
     out = out or str(DEFAULT_OUTPUTS / spec.job.name)
-    source = _source(model_path or spec.body_model.model_path or None, anny_cache,
+    source = source_from_env(model_path or spec.body_model.model_path or None, anny_cache,
                      spec.body_model.gender, spec.body_model.num_betas, spec.body_model.shape_space)
     options = BuildOptions(out=out, source=source, workers=default_workers() if workers is None else workers,
                            address=address, overwrite=overwrite, progress=not no_progress)
@@ -150,7 +141,7 @@ def train(config: Path, resume: bool, overrides: tuple[str, ...], no_progress: b
     from synth.train.config import load_train_config
     from synth.train.loop import train as run_training
 
-    result = run_training(load_train_config(config, list(overrides)), _source(model_path, anny_cache),
+    result = run_training(load_train_config(config, list(overrides)), source_from_env(model_path, anny_cache),
                           resume=resume, progress=not no_progress)
     click.echo(f"trained {result.steps} steps: loss {result.first_loss:.3f} -> {result.last_loss:.3f}, "
                f"best val PVE-T {result.best_val_pve_t_mm:.1f} mm; checkpoints and curve in {result.out}")
@@ -177,7 +168,7 @@ def evaluate(checkpoint: Path, data: str, split: str, train_split: str, train_da
     from synth.train.evaluate import evaluate as run_eval
     from synth.train.evaluate import markdown, write_report
 
-    report = run_eval(checkpoint, data, split, _source(model_path, anny_cache), train_split, baseline_rows,
+    report = run_eval(checkpoint, data, split, source_from_env(model_path, anny_cache), train_split, baseline_rows,
                       train_data)
     paths = write_report(report, out or checkpoint.parent)
     click.echo(markdown(report))
@@ -204,7 +195,7 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, mesh_format: 
     in the checkpoint's view order, e.g. front then side)."""
     from synth.train.predict import predict as run_predict
 
-    report = run_predict(checkpoint, list(images), out, _source(model_path, anny_cache), mesh_format, height_m,
+    report = run_predict(checkpoint, list(images), out, source_from_env(model_path, anny_cache), mesh_format, height_m,
                          weight_kg, photos)
     m = report["measurements"]
     click.echo(f"height {m['height_m']:.3f} m, waist {m['waist_circumference_m']:.3f} m, "
@@ -246,7 +237,7 @@ def morph(source: Path, body_fat: str, absolute: bool, subject: str | None, out:
     from synth.morph.source import load_source
 
     values = parse_changes(body_fat)
-    start = load_source(source, subject, _source(None, anny_cache))
+    start = load_source(source, subject, source_from_env(None, anny_cache))
     levels = BodyFatMorpher(start.model).morph(start.shape, values, absolute)
     paths = write_outputs(levels, start.model.faces, out, start.name, mesh_format)
     for level in levels:
@@ -269,7 +260,7 @@ def list_models(model_path: str | None, anny_cache: str | None, gender: str) -> 
     """Show every backend, whether it is usable here, and why not."""
     from body_models import availability
 
-    source = _source(model_path, anny_cache, gender)
+    source = source_from_env(model_path, anny_cache, gender)
     for name in BACKENDS:
         state = availability(name, source)
         mark = click.style("usable", fg="green") if state.usable else click.style("unavailable", fg="yellow")
@@ -285,7 +276,7 @@ def prepare(anny_cache: str | None) -> None:
     from body_models.anny_backend import SHAPE_SPACES
 
     for space in SHAPE_SPACES:
-        source = _source(None, anny_cache, anny_space=space)
+        source = source_from_env(None, anny_cache, anny_space=space)
         model = create("anny", source)
         click.echo(f"{model.version} ({space} shape space, {model.shape_space.size} parameters) ready; "
                    f"cache at {source.anny_cache}")

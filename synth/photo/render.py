@@ -24,7 +24,7 @@ from synth.camera import Camera  # noqa: E402
 from synth.photo.appearance import body_parts, hair_volume, sample_appearance  # noqa: E402
 from synth.photo.background import room  # noqa: E402
 from synth.render.pyrender_internals import delete_renderer  # noqa: E402
-from synth.render.renderer import camera_pose  # noqa: E402
+from synth.render.renderer import aim  # noqa: E402
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     buffer = io.BytesIO()
@@ -65,10 +65,8 @@ class PhotoRenderer:
     """Renders (H, W, 3) uint8 photo-like pictures of posed bodies with fixed `faces`."""
 
     def __init__(self, width: int, height: int, faces: np.ndarray, skeleton: Skeleton) -> None:
-        self.width, self.height = width, height
         self.faces, self.skeleton = faces, skeleton
         self._renderer = pyrender.OffscreenRenderer(width, height)
-        self._camera = pyrender.IntrinsicsCamera(1.0, 1.0, 0.0, 0.0, znear=0.05, zfar=100.0)
 
     def render_subject(self, rng: np.random.Generator, vertices: np.ndarray, joints: np.ndarray,
                        cameras: list[Camera], hair_share: float, noise_std: tuple[float, float],
@@ -83,15 +81,12 @@ class PhotoRenderer:
             hair_v, hair_f = hair_volume(vertices, parts, look.hair)
             pieces.append((hair_v, hair_f, np.tile(look.hair_colour, (len(hair_v), 1))))
         scene.add(_coloured_mesh(pieces, material))
-        camera_node = scene.add(self._camera)
+        camera_node = scene.add(pyrender.IntrinsicsCamera(1.0, 1.0, 0.0, 0.0, znear=0.05, zfar=100.0))
         out = []
         for camera in cameras:
             light, pose = _light(rng, camera)
             light_node = scene.add(light, pose=pose)
-            K = camera.K.astype(np.float64)
-            self._camera.fx, self._camera.fy = K[0, 0], K[1, 1]
-            self._camera.cx, self._camera.cy = K[0, 2] + 0.5, K[1, 2] + 0.5
-            scene.set_pose(camera_node, camera_pose(camera))
+            aim(scene, camera_node, camera)
             rgba, _ = self._renderer.render(scene, flags=pyrender.RenderFlags.RGBA)
             scene.remove_node(light_node)
             person = rgba[..., :3].astype(np.float32) / 255.0

@@ -102,7 +102,7 @@ class Segmenter:
     def segment(self, rgb: np.ndarray) -> Segmentation:
         mask, landmarks = self._person(rgb)
         if landmarks is None:
-            return Segmentation(mask, None, mask)
+            return Segmentation(mask, None, np.zeros_like(mask))
         covered = ndimage.binary_dilation(mask, iterations=max(3, rgb.shape[0] // 50))
         painted = rgb.copy()
         painted[covered] = np.median(rgb[~covered], axis=0) if (~covered).any() else 0

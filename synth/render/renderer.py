@@ -31,6 +31,15 @@ def camera_pose(camera: Camera) -> np.ndarray:
     return np.linalg.inv(extrinsic) @ _OPENCV_TO_OPENGL
 
 
+def aim(scene: pyrender.Scene, node: pyrender.Node, camera: Camera) -> None:
+    """Give the pyrender IntrinsicsCamera at `node` the intrinsics and pose of `camera` (OpenCV)."""
+    K = camera.K.astype(np.float64)
+    # OpenCV puts pixel centres on integers, OpenGL on half-integers.
+    node.camera.fx, node.camera.fy = K[0, 0], K[1, 1]
+    node.camera.cx, node.camera.cy = K[0, 2] + 0.5, K[1, 2] + 0.5
+    scene.set_pose(node, camera_pose(camera))
+
+
 class SilhouetteRenderer:
     """Renders (H, W) bool silhouettes of meshes with fixed `faces` (F, 3)."""
 
@@ -40,8 +49,7 @@ class SilhouetteRenderer:
             positions=np.zeros((vertex_count, 3), np.float32), indices=faces.astype(np.uint32), mode=_GL_TRIANGLES)
         self._scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0])
         self._scene.add(pyrender.Mesh([self._primitive]))
-        self._camera = pyrender.IntrinsicsCamera(1.0, 1.0, 0.0, 0.0, znear=0.05, zfar=100.0)
-        self._camera_node = self._scene.add(self._camera)
+        self._camera_node = self._scene.add(pyrender.IntrinsicsCamera(1.0, 1.0, 0.0, 0.0, znear=0.05, zfar=100.0))
         self._renderer = pyrender.OffscreenRenderer(width, height)
         self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY)  # uploads the buffers
         use_single_sample_framebuffer(self._renderer._renderer)
@@ -63,11 +71,7 @@ class SilhouetteRenderer:
         """Silhouette (H, W) bool of the current vertices seen by `camera` (OpenCV)."""
         if (camera.width, camera.height) != (self.width, self.height):
             raise ValueError(f"camera is {camera.width}x{camera.height}, renderer {self.width}x{self.height}")
-        K = camera.K.astype(np.float64)
-        # OpenCV puts pixel centres on integers, OpenGL on half-integers.
-        self._camera.fx, self._camera.fy = K[0, 0], K[1, 1]
-        self._camera.cx, self._camera.cy = K[0, 2] + 0.5, K[1, 2] + 0.5
-        self._scene.set_pose(self._camera_node, camera_pose(camera))
+        aim(self._scene, self._camera_node, camera)
         return np.ascontiguousarray(self._renderer.render(self._scene, flags=pyrender.RenderFlags.DEPTH_ONLY))
 
     def close(self) -> None:

@@ -5,10 +5,10 @@ and framed like training data; they are never copied or written anywhere. Each i
 checked: it must be a binary mask (not a photo), not empty, not filling the frame, and
 there must be one per view the checkpoint was trained on, in its order. With `photos`,
 each photo is segmented and checked instead (`synth.photo.capture`: one person, whole,
-big and sharp enough, seen from the view's side) and an overlay picture is written.
-Then the checkpoint's silhouette gate (`synth.train.gate`) refuses shapes that are not
-a person in the capture pose, and front and back silhouettes must show the arms out
-(`check_arms_apart`).
+big and sharp enough, seen from the view's side, arms out on front views) and an
+overlay picture is written. Then the checkpoint's silhouette gate (`synth.train.gate`)
+refuses shapes that are not a person in the capture pose, and front and back
+silhouettes must show the arms out (`check_arms_apart`; photos were checked already).
 """
 from __future__ import annotations
 
@@ -76,11 +76,16 @@ def _scalar_inputs(net, given: dict[str, float | None]) -> dict[str, torch.Tenso
     return inputs
 
 
-def view_kinds(meta: dict[str, Any]) -> list[str]:
-    """"front" (front or back) or "side" for each view of a checkpoint, from its dataset's azimuths."""
+def view_yaws(meta: dict[str, Any]) -> list[float]:
+    """The camera azimuth (radians) of each view of a checkpoint, from its dataset's spec."""
     spec_views = meta["dataset_spec"]["views"]
     yaws = dict(zip(spec_views["names"], spec_views["yaw_deg"]))
-    return ["front" if abs(np.cos(np.radians(yaws[name]))) > 0.7 else "side" for name in meta["views"]]
+    return [float(np.radians(yaws[name])) for name in meta["views"]]
+
+
+def view_kinds(meta: dict[str, Any]) -> list[str]:
+    """"front" (front or back) or "side" for each view of a checkpoint."""
+    return ["front" if abs(np.cos(yaw)) > 0.7 else "side" for yaw in view_yaws(meta)]
 
 
 def _read_masks(images: list[Path], kinds: list[str], photos: bool) -> tuple[list[np.ndarray], list | None]:
@@ -99,16 +104,14 @@ def _write_overlay(out: Path, captured: list, model, posed_v: np.ndarray, camera
     from synth.photo.overlay import fit_to_box, overlay_png, view_camera
     from synth.render.renderer import SilhouetteRenderer
 
-    spec = meta["dataset_spec"]
-    yaws = dict(zip(spec["views"]["names"], spec["views"]["yaw_deg"]))
-    fov = np.radians(np.mean(spec["camera"]["vertical_fov_deg"]))
+    fov = np.radians(np.mean(meta["dataset_spec"]["camera"]["vertical_fov_deg"]))
     predicted = []
-    for photo, name, (distance, height, pitch) in zip(captured, meta["views"], cameras):
+    for photo, yaw, (distance, height, pitch) in zip(captured, view_yaws(meta), cameras):
         rows, cols = photo.mask.shape
         renderer = SilhouetteRenderer(cols, rows, model.faces, len(posed_v))
         try:
             renderer.set_vertices(posed_v)
-            mask = renderer.render(view_camera(distance, height, pitch, np.radians(yaws[name]), fov, cols, rows))
+            mask = renderer.render(view_camera(distance, height, pitch, yaw, fov, cols, rows))
         finally:
             renderer.close()
         predicted.append(fit_to_box(mask, photo.mask) if mask.any() else mask)
@@ -138,7 +141,8 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     frames = np.stack([frame_silhouette(mask, meta["input_size"]) for mask in masks])
     if state["gate"] is not None:
         state["gate"].check(frames, views, [str(p) for p in images])
-    check_arms_apart(masks, kinds, [str(p) for p in images])
+    if captured is None:  # photos had their arms checked with the capture
+        check_arms_apart(masks, kinds, [str(p) for p in images])
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     with torch.no_grad():
         predicted = denormalise(net(torch.from_numpy(frames)[None], **scalars), stats)
