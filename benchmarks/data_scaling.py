@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from body_models import source_from_env
 from synth.train.config import load_train_config
 from synth.train.evaluate import evaluate, write_report
@@ -28,6 +30,12 @@ METRICS = ("pve_t_mm", "chest_circumference_mm", "waist_circumference_mm", "hip_
 def _finished(folder: Path, steps: int) -> bool:
     metrics = folder / "metrics.jsonl"
     return metrics.exists() and json.loads(metrics.read_text().splitlines()[-1])["step"] >= steps
+
+
+def _means(method: dict) -> dict[str, float]:
+    """Mean error per metric (None for a metric the method does not predict: a ridge to
+    measurements has no mesh, so no PVE-T)."""
+    return {m: method[m]["mean"] if m in method else None for m in METRICS}
 
 
 def run(dataset: str, testset: str, rows: list[int], config: Path, overrides: list[str], out: Path) -> list[dict]:
@@ -47,9 +55,8 @@ def run(dataset: str, testset: str, rows: list[int], config: Path, overrides: li
         last = json.loads((folder / "metrics.jsonl").read_text().splitlines()[-1])
         results.append({"train_rows": count, "train_seconds": round(last["seconds"]), "steps": last["step"],
                         "test_subjects": report["subjects"],
-                        "net": {m: report["model"][m]["mean"] for m in METRICS},
-                        **{name: {m: values[m]["mean"] for m in METRICS}
-                           for name, values in report["baselines"].items()}})
+                        "net": _means(report["model"]),
+                        **{name: _means(values) for name, values in report["baselines"].items()}})
     return results
 
 
@@ -59,7 +66,8 @@ def markdown(results: list[dict]) -> str:
     for entry in results:
         for method in methods:
             lines.append(f"| {entry['train_rows']:,} | {method} | "
-                         + " | ".join(f"{entry[method][m]:.1f}" for m in METRICS) + " |")
+                         + " | ".join("–" if entry[method][m] is None else f"{entry[method][m]:.1f}"
+                                      for m in METRICS) + " |")
     lines.append("")
     lines.append("Training time per run (steps only, from metrics.jsonl): " + ", ".join(f"{e['train_rows']:,}: {e['train_seconds']} s ({e['steps']} "
                                                        "steps)" for e in results)
@@ -78,7 +86,7 @@ def plot(results: list[dict], png: Path) -> None:
     figure, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.4))
     for axis, metric in zip(axes, METRICS):
         for method in methods:
-            axis.plot(counts, [e[method][metric] for e in results], marker="o", label=method)
+            axis.plot(counts, np.array([e[method][metric] for e in results], float), marker="o", label=method)
         axis.set_xscale("log")
         axis.set_xlabel("training subjects")
         axis.set_title(metric.replace("_circumference", "").replace("_", " "))

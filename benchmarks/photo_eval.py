@@ -31,10 +31,10 @@ from synth.measurements import BodyMeasurer
 from synth.photo.checks import capture_problem
 from synth.photo.segment import Segmenter
 from synth.train.augment import AugmentConfig
-from synth.train.bodies import clamp_shape, denormalise, model_for
+from synth.train.bodies import denormalise, model_for
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig, list_shards
-from synth.train.evaluate import subject_errors
+from synth.train.evaluate import net_measurements, subject_errors
 from synth.train.framing import frame_silhouette
 from synth.train.model import run_net
 from synth.train.predict import view_kinds
@@ -133,9 +133,8 @@ def evaluate_photos(checkpoint: Path, uri: str, split: str, source: BodyModelSou
         for path, inputs in (("true silhouettes", batch), ("photos", by_photo)):
             with torch.no_grad():
                 predicted = denormalise(run_net(net, inputs), stats)
-            measured = measurer.measure_shapes(clamp_shape(model, predicted["shape"]).numpy())
-            for name, values in subject_errors(model, mapper, measured, predicted["shape"], predicted["capture_pose"],
-                                               batch).items():
+            for name, values in subject_errors(model, mapper, net_measurements(predicted, model, measurer),
+                                               predicted["shape"], predicted["capture_pose"], batch).items():
                 errors[path].setdefault(name, []).append(values)
     subjects = len(photo_frames) + len(refused)
     reasons: dict[str, int] = {}

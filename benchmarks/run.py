@@ -261,7 +261,8 @@ def trainer_input(dataset: Path, batches: int) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from synth.train.config import config_from_dict
-    from synth.train.loop import batch_to, losses, pick_device, stream, target_stats
+    from synth.measurements import MEASUREMENT_NAMES
+    from synth.train.loop import batch_to, losses, pick_device, stream, target_stats, vertex_loss_model
     from synth.train.model import NetConfig, SilhouetteNet, run_net
 
     device = pick_device("auto")
@@ -277,15 +278,17 @@ def trainer_input(dataset: Path, batches: int) -> dict[str, Any]:
         next(iterator)
     loader_rate = batches * 32 / (time.perf_counter() - started)
     model = create("anny", source_from_env())
-    stats = target_stats(source, 256, config.data.views).to(device)
+    stats = target_stats(source, 256, config.data.views, config.model.measurements).to(device)
     net = SilhouetteNet(NetConfig(views=2, shape_size=model.shape_space.size, pose_size=14,
                                   width=config.model.width, grid=config.model.grid,
-                                  skip_pixels=config.model.skip_pixels)).to(device)
+                                  skip_pixels=config.model.skip_pixels,
+                                  measurement_size=len(MEASUREMENT_NAMES) * config.model.measurements)).to(device)
+    body = vertex_loss_model(model, stats, config, device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     batch = batch_to(next(iterator), device)
     started = time.perf_counter()
     for _ in range(batches):
-        parts = losses(run_net(net, batch), batch, stats, model, config)
+        parts = losses(run_net(net, batch), batch, stats, body, config)
         optimizer.zero_grad()
         parts["loss"].backward()
         optimizer.step()

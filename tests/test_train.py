@@ -15,11 +15,12 @@ from body_models import SynthError
 from synth.cli import main
 from synth.train.augment import AugmentConfig, corrupt, reported_height, reported_weight
 from synth.train.baselines import RIDGES, fit_baselines
-from synth.train.bodies import mean_vertex_error
+from synth.train.bodies import LINEAR_STRIDE, clamp_shape, linearise, mean_vertex_error, neutral_vertices
 from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
+from synth.measurements import MEASUREMENT_NAMES
 from synth.train.evaluate import scale_corrected
-from synth.train.loop import train
+from synth.train.loop import measurement_loss, train
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.model import NetConfig, SilhouetteNet
 
@@ -56,8 +57,15 @@ def test_eval_reports_millimetres_beside_mean_body(trained, smoke_dataset, tmp_p
         for metric in ("pve_t_mm", "pve_t_sc_mm", "pve_mm", "height_mm", "waist_circumference_mm", "body_fat_pts"):
             assert 0 < method[metric]["mean"] < 500 and method[metric]["median"] <= method[metric]["tp90"]
     assert ridge["ridge"] in RIDGES
+    # the net's measurements come from its heads, compared with a ridge to measurements; its mesh's stand beside
+    assert report["measurements_from"] == "measurement heads"
+    direct = report["baselines"]["ridge on silhouettes, to measurements"]
+    assert "pve_t_mm" not in direct and 0 < direct["waist_circumference_mm"]["mean"] < 500
+    assert "pve_t_mm" not in report["model_mesh"]
+    assert report["model_mesh"]["waist_circumference_mm"]["mean"] != report["model"]["waist_circumference_mm"]["mean"]
     table = (tmp_path / "eval.md").read_text()
     assert "| pve_t_mm |" in table and "ridge on silhouettes mean" in table and "net vs best baseline" in table
+    assert "net mesh mean" in table
 
 
 def test_scale_corrected_error_ignores_size_but_not_shape():
@@ -84,6 +92,27 @@ def test_baselines_use_the_scalars_the_net_takes(smoke_dataset):
     assert with_height[0].predict(batch).shape == (4, len(batch["shape"][0]))
     taller = dict(batch, height_input_m=batch["height_input_m"] + 0.2)
     assert not torch.equal(with_height[0].predict(batch), with_height[0].predict(taller))
+    heads = fit_baselines(stream, NetConfig(views=2, shape_size=35, pose_size=14, known_height=True,
+                                            measurement_size=len(MEASUREMENT_NAMES)), rows=24)
+    assert [(b.name, b.target) for b in heads] == [
+        ("ridge on height", "shape"), ("ridge on silhouettes + height", "shape"),
+        ("ridge on height, to measurements", "measurements"),
+        ("ridge on silhouettes + height, to measurements", "measurements")]
+    direct = heads[-1].predict(batch).numpy()
+    height = MEASUREMENT_NAMES.index("height_m")
+    assert direct.shape == (4, len(MEASUREMENT_NAMES)) and np.isfinite(direct[:, height]).all()
+    assert np.abs(direct[:, height] - batch["measurements"][:, height].numpy()).max() < 0.05
+
+
+def test_measurement_loss_leaves_out_missing_labels():
+    stats = TargetStats(*(torch.zeros(n) for n in (5, 5, 3, 3)), torch.zeros(2, 3), torch.ones(2, 3),
+                        torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, 0.5, 2.0]))
+    batch = {"measurements": torch.tensor([[1.5, float("nan"), 3.0], [1.0, 2.5, float("nan")]])}
+    exact = {"shape": torch.zeros(2, 5), "measurements": torch.tensor([[1.0, 7.0, 0.0], [0.0, 1.0, -9.0]])}
+    assert float(measurement_loss(exact, batch, stats)) == 0.0  # the NaN labels' outputs do not count
+    off = {"shape": torch.zeros(2, 5), "measurements": torch.tensor([[2.0, 7.0, 0.0], [0.0, 1.0, -9.0]])}
+    assert float(measurement_loss(off, batch, stats)) == pytest.approx(1.0 / 4)
+    assert float(measurement_loss({"shape": torch.zeros(2, 5)}, batch, stats)) == 0.0  # a net without heads
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +254,9 @@ def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path, anny_mod
     assert len(mesh.vertices) == 13718 and mesh.bounds[0][1] == pytest.approx(0, abs=1e-4)
     report = json.loads((out / "prediction.json").read_text())
     assert list(report["shape"]) == list(anny_model.shape_space.labels)  # the dataset's (body) shape space
-    assert 1.0 < report["measurements"]["height_m"] < 2.3
+    assert 1.0 < report["measurements"]["height_m"] < 2.3 and report["measurements_from"] == "measurement heads"
+    assert 1.0 < report["mesh_measurements"]["height_m"] < 2.3
+    assert report["measurements"]["waist_circumference_m"] != report["mesh_measurements"]["waist_circumference_m"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "left.png", "pred"]  # inputs not copied
 
 
@@ -331,11 +362,14 @@ def test_checkpoints_from_before_the_linear_path_still_load(tmp_path):
     stats = TargetStats(*(torch.zeros(n) for n in (5, 5, 3, 3)), torch.zeros(2, 3), torch.ones(2, 3))
     save_checkpoint(tmp_path / "old.pt", net, stats, {})
     state = torch.load(tmp_path / "old.pt", weights_only=False)
-    for key in ("grid", "skip_pixels"):  # written by a version without these fields
+    for key in ("grid", "skip_pixels", "measurement_size"):  # written by a version without these fields
         del state["net_config"][key]
+    for key in ("measurement_mean", "measurement_std"):
+        del state["stats"][key]
     torch.save(state, tmp_path / "old.pt")
-    loaded = load_checkpoint(tmp_path / "old.pt")["model"]
-    assert loaded.config.grid == 1 and loaded.linear is None
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded["model"].config.grid == 1 and loaded["model"].linear is None
+    assert loaded["model"].measurement_head is None and loaded["stats"].measurement_mean is None
 
 
 def test_corruption_changes_masks_but_keeps_a_body():
@@ -368,4 +402,23 @@ def test_shipped_recipes_validate(recipe):
 
     config = load_train_config(ROOT / "jobs" / recipe)
     assert config.model.known_height and config.model.known_weight and config.model.skip_pixels > 0
-    assert 0 < config.optim.vertex_rows <= config.optim.batch_size
+    assert config.model.measurements and config.optim.vertex_loss == "linear"
+
+
+def test_a_vertex_loss_that_does_not_exist_is_one_line():
+    with pytest.raises(SynthError, match="optim.vertex_loss = 'fast': expected one of linear, exact"):
+        config_from_dict({"optim": {"vertex_loss": "fast"}})
+
+
+def test_linearised_body_matches_the_body_model_near_its_shape(anny_model):
+    mean = torch.from_numpy(sum(anny_model.shape_space.bounds()) / 2)  # phenotypes at 0.5, local changes at 0
+    body = linearise(anny_model, mean)
+    assert body.jacobian.shape == (len(mean), 3 * len(range(0, 13718, LINEAR_STRIDE)))
+    near = clamp_shape(anny_model, mean + 0.05 * torch.randn(4, len(mean), generator=torch.Generator().manual_seed(0)))
+    with torch.no_grad():
+        exact = mean_vertex_error(neutral_vertices(anny_model, near), neutral_vertices(anny_model, mean[None]))
+    linear = body.vertex_error(near, mean[None].expand(4, -1))
+    ratio = linear.double() / exact.double()
+    assert (exact > 1e-3).all() and (ratio > 0.6).all() and (ratio < 1.2).all()  # each body within its kinks
+    assert 0.9 < float(linear.sum() / exact.sum()) < 1.1  # and the loss it stands in for, over a batch
+

@@ -5,12 +5,15 @@
   takes none.
 - `silhouettes`: ridge regression of the shape vector on the views' framed silhouettes
   downsampled to `BASELINE_PIXELS` x `BASELINE_PIXELS`, plus those scalar inputs.
+- for nets with measurement heads, the same ridge regressing the measurements directly
+  (labels a row lacks filled with the training mean), so heads are compared with heads.
 Features are standardised; the ridge strength is picked from `RIDGES` on the last fifth of
-the training rows, then the model is refitted on all of them. Baselines predict the shape
-only; their posed-body errors use the training mean pose.
+the training rows, then the model is refitted on all of them. Shape baselines are measured
+on their neutral mesh; their posed-body errors use the training mean pose.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +38,11 @@ def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars
 
 @dataclass(frozen=True)
 class RidgeBaseline:
-    """shape = ((x - x_mean) / x_std) @ weights + y_mean; ridge: the chosen strength."""
+    """target (the batch key "shape" or "measurements") = ((x - x_mean) / x_std) @ weights
+    + y_mean; ridge: the chosen strength."""
 
     name: str
+    target: str
     silhouettes: bool
     scalars: tuple[str, ...]
     x_mean: np.ndarray
@@ -52,21 +57,32 @@ class RidgeBaseline:
 
 
 def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
+    """(F, T) ridge weights for centred features x (N, F) and centred targets y (N, T)."""
     return np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
 
 
-def _fit(name: str, x: np.ndarray, y: np.ndarray, silhouettes: bool, scalars: tuple[str, ...]) -> RidgeBaseline:
-    x_mean, x_std, y_mean = x.mean(0), x.std(0) + 1e-6, y.mean(0)
-    xs, yc = (x - x_mean) / x_std, y - y_mean
-    split = int(0.8 * len(xs))
-    errors = [((xs[split:] @ _solve(xs[:split], yc[:split], r) - yc[split:]) ** 2).mean() for r in RIDGES]
-    ridge = RIDGES[int(np.argmin(errors))]
-    return RidgeBaseline(name, silhouettes, scalars, x_mean, x_std, _solve(xs, yc, ridge), y_mean, ridge)
+def _choose_ridge(x: np.ndarray, y: np.ndarray) -> float:
+    """The strength from `RIDGES` with the lowest squared error on the last fifth of the
+    rows when fitted on the rest (x, y centred)."""
+    split = int(0.8 * len(x))
+    errors = [((x[split:] @ _solve(x[:split], y[:split], r) - y[split:]) ** 2).mean() for r in RIDGES]
+    return RIDGES[int(np.argmin(errors))]
+
+
+def _fit(name: str, target: str, x: np.ndarray, y: np.ndarray, silhouettes: bool,
+         scalars: tuple[str, ...]) -> RidgeBaseline:
+    x_mean, x_std = x.mean(0), x.std(0) + 1e-6
+    with warnings.catch_warnings():  # a label no row has (volume of an open mesh) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        y_mean = np.nanmean(y, 0)
+    xs, yc = (x - x_mean) / x_std, np.nan_to_num(y - y_mean)
+    ridge = _choose_ridge(xs, yc)
+    return RidgeBaseline(name, target, silhouettes, scalars, x_mean, x_std, _solve(xs, yc, ridge), y_mean, ridge)
 
 
 def fit_baselines(train: SilhouetteStream, net: NetConfig, rows: int) -> list[RidgeBaseline]:
-    """The baselines of the module docstring for a net's inputs, fitted on up to `rows`
-    training rows."""
+    """The baselines of the module docstring for a net's inputs and outputs, fitted on up
+    to `rows` training rows."""
     taken = [(name, key) for name, (flag, key, _, _) in SCALAR_INPUTS.items() if getattr(net, flag)]
     scalars = tuple(key for _, key in taken)
     batches, seen = [], 0
@@ -75,11 +91,14 @@ def fit_baselines(train: SilhouetteStream, net: NetConfig, rows: int) -> list[Ri
         seen += len(batch["shape"])
         if seen >= rows:
             break
-    y = np.concatenate([b["shape"].double().numpy() for b in batches])
     words = " + ".join(name.split("_")[0] for name, _ in taken)  # "height_m" -> "height"
-    fitted = [_fit(f"ridge on silhouettes{' + ' + words if words else ''}",
-                   np.concatenate([baseline_features(b, True, scalars) for b in batches]), y, True, scalars)]
-    if scalars:
-        fitted.insert(0, _fit(f"ridge on {words}", np.concatenate([baseline_features(b, False, scalars)
-                                                                   for b in batches]), y, False, scalars))
+    inputs = [(f"ridge on {words}", False)] if scalars else []
+    inputs.append((f"ridge on silhouettes{' + ' + words if words else ''}", True))
+    targets = [("shape", "")] + ([("measurements", ", to measurements")] if net.measurement_size else [])
+    fitted = []
+    for target, suffix in targets:
+        y = np.concatenate([b[target].double().numpy() for b in batches])
+        for name, silhouettes in inputs:
+            x = np.concatenate([baseline_features(b, silhouettes, scalars) for b in batches])
+            fitted.append(_fit(name + suffix, target, x, y, silhouettes, scalars))
     return fitted

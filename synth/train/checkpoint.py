@@ -18,7 +18,8 @@ FORMAT = "synth-checkpoint/1"
 
 @dataclass(frozen=True)
 class TargetStats:
-    """Mean and std of each target over training rows (tensors, float32)."""
+    """Mean and std of each target over training rows (tensors, float32); the measurements'
+    only for nets with measurement heads."""
 
     shape_mean: torch.Tensor
     shape_std: torch.Tensor
@@ -26,9 +27,11 @@ class TargetStats:
     pose_std: torch.Tensor
     camera_mean: torch.Tensor
     camera_std: torch.Tensor
+    measurement_mean: torch.Tensor | None = None
+    measurement_std: torch.Tensor | None = None
 
     def to(self, device: str) -> "TargetStats":
-        return TargetStats(**{k: v.to(device) for k, v in asdict(self).items()})
+        return TargetStats(**{k: None if v is None else v.to(device) for k, v in asdict(self).items()})
 
 
 def save_checkpoint(path: Path, net: SilhouetteNet, stats: TargetStats, meta: dict[str, Any],

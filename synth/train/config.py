@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from body_models import SynthError
 from synth.validation import apply_overrides, build_sections, plain_dict, read_toml
 
 
@@ -34,22 +35,27 @@ class ModelSection:
     (training feeds the label with `height_noise_m` of noise; `synth predict --height-m`);
     known_weight: likewise the body weight (kg; `weight_noise_kg` of noise, `--weight-kg`);
     grid: the encoder's output map per view (grid x grid cells; 1 = global average);
-    skip_pixels: side of the pooled silhouettes the linear path sees (0 = no linear path).
-    See `synth.train.model`."""
+    skip_pixels: side of the pooled silhouettes the linear path sees (0 = no linear path);
+    measurements: heads that regress the measurement labels (circumferences, body fat, ...)
+    directly; `synth eval` and `synth predict` report those. See `synth.train.model`."""
 
     width: int = 32
     known_height: bool = False
     known_weight: bool = False
     grid: int = 4
     skip_pixels: int = 32
+    measurements: bool = True
 
 
 @dataclass(frozen=True)
 class OptimSection:
     """AdamW with cosine decay. vertex_weight multiplies the mean per-vertex error of the
     neutral-pose body (meters); param_weight the normalised parameter MSE; camera_weight
-    the normalised camera MSE; vertex_rows: the vertex error is taken on this many rows
-    of each batch (0 = all), as the body model's forward and backward run on the CPU."""
+    the normalised camera MSE; measurement_weight the normalised measurement MSE (nets with
+    measurement heads; labels a row lacks are left out); vertex_loss: "linear" takes the
+    vertex error of every row on the body linearised about the training mean shape
+    (`synth.train.bodies.LinearisedBody`: a matrix product), "exact" runs the body model's
+    forward and backward on `vertex_rows` rows of each batch (0 = all; they run on the CPU)."""
 
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -58,6 +64,8 @@ class OptimSection:
     vertex_weight: float = 10.0
     param_weight: float = 1.0
     camera_weight: float = 0.1
+    measurement_weight: float = 1.0
+    vertex_loss: str = "linear"
     vertex_rows: int = 0
 
 
@@ -93,17 +101,26 @@ _LIMITS = {
     "data.shuffle_buffer": ("int", 1, 100_000), "data.augment": ("bool", 0, 1), "data.train_rows": ("int", 0, 10**9),
     "model.width": ("int", 4, 256), "model.known_height": ("bool", 0, 1),
     "model.known_weight": ("bool", 0, 1), "model.grid": ("int", 1, 16), "model.skip_pixels": ("int", 0, 128),
+    "model.measurements": ("bool", 0, 1),
     "optim.lr": ("float", 1e-7, 1.0), "optim.weight_decay": ("float", 0, 1), "optim.batch_size": ("int", 1, 4096),
     "optim.steps": ("int", 1, 10**8), "optim.vertex_weight": ("float", 0, 1e4),
     "optim.param_weight": ("float", 0, 1e4), "optim.camera_weight": ("float", 0, 1e4),
-    "optim.vertex_rows": ("int", 0, 4096),
+    "optim.measurement_weight": ("float", 0, 1e4),
+    "optim.vertex_loss": ("str", 1, 16), "optim.vertex_rows": ("int", 0, 4096),
     "run.out": ("str", 1, 4096), "run.device": ("str", 1, 16), "run.seed": ("int", 0, 2**63 - 1),
     "run.eval_every": ("int", 1, 10**8), "run.val_batches": ("int", 1, 10**6), "run.stats_rows": ("int", 1, 10**7),
 }
 
 
+VERTEX_LOSSES = ("linear", "exact")
+
+
 def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
-    return TrainConfig(**build_sections(raw, _CLASSES, _LIMITS, "training config"))
+    config = TrainConfig(**build_sections(raw, _CLASSES, _LIMITS, "training config"))
+    if config.optim.vertex_loss not in VERTEX_LOSSES:
+        raise SynthError(f"training config: optim.vertex_loss = {config.optim.vertex_loss!r}: expected one of "
+                         f"{', '.join(VERTEX_LOSSES)}")
+    return config
 
 
 def load_train_config(path: Path, overrides: list[str] = ()) -> TrainConfig:

@@ -4,7 +4,8 @@ Per subject: PVE-T (mean per-vertex error of the neutral-pose body), PVE-T-SC (t
 after the best uniform scale of the predicted body about its centroid, the SSP-3D
 convention, fair to nets that do not know the height), PVE (posed body, both
 root-centred), height and circumference errors (plane sections, see
-`synth.measurements`), all in mm, and the body-fat error in %BF points. Reported as
+`synth.measurements`; for nets with measurement heads, the heads' values, with those of
+the predicted mesh beside them), all in mm, and the body-fat error in %BF points. Reported as
 mean, median and TP90 (the 90th percentile of the absolute error), in JSON and markdown,
 for the net, the mean body and the ridge baselines of `synth.train.baselines` (fitted on
 the training split), with the net's improvement over each.
@@ -12,6 +13,7 @@ the training split), with the net's improvement over each.
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +35,40 @@ from synth.train.model import run_net
 LENGTHS_MM = [m for m in MEASUREMENT_NAMES if m.endswith("_m")]
 
 
-def subject_errors(model, mapper, measured, shape, capture_pose, batch) -> dict[str, np.ndarray]:
-    """Per-subject errors (mm) of predicted (shape, capture_pose), whose neutral bodies
-    measure `measured`, against a batch's truth."""
-    with torch.no_grad():
-        predicted, truth = neutral_vertices(model, shape), neutral_vertices(model, batch["shape"])
-        out = {"pve_t_mm": mean_vertex_error(predicted, truth).numpy() * 1000,
-               "pve_t_sc_mm": mean_vertex_error(*scale_corrected(predicted, truth)).numpy() * 1000}
-        posed_truth = model.forward(batch["shape"], batch["pose"])
-        out["pve_mm"] = mean_vertex_error(posed_vertices(model, mapper, shape, capture_pose),
-                                          posed_truth.vertices - posed_truth.joints[:, :1]).numpy() * 1000
+def subject_errors(model, mapper, measured: np.ndarray, shape: torch.Tensor | None, capture_pose: torch.Tensor | None,
+                   batch) -> dict[str, np.ndarray]:
+    """Per-subject errors (mm; body fat in points) of a method's measurements `measured`
+    (B, M; `MEASUREMENT_NAMES` order, meters) and, unless `shape` is None (methods that
+    predict measurements only), of its (shape, capture_pose) bodies against a batch's truth."""
+    out = {}
+    if shape is not None:
+        with torch.no_grad():
+            predicted, truth = neutral_vertices(model, shape), neutral_vertices(model, batch["shape"])
+            out = {"pve_t_mm": mean_vertex_error(predicted, truth).numpy() * 1000,
+                   "pve_t_sc_mm": mean_vertex_error(*scale_corrected(predicted, truth)).numpy() * 1000}
+            posed_truth = model.forward(batch["shape"], batch["pose"])
+            out["pve_mm"] = mean_vertex_error(posed_vertices(model, mapper, shape, capture_pose),
+                                              posed_truth.vertices - posed_truth.joints[:, :1]).numpy() * 1000
     truth_columns = batch["measurements"].numpy()
     for name in LENGTHS_MM:
         k = MEASUREMENT_NAMES.index(name)
-        values = np.array([getattr(m, name) for m in measured])
-        out[name.removesuffix("_m") + "_mm"] = np.abs(values - truth_columns[:, k]) * 1000
-    body_fat = np.array([m.body_fat_pct for m in measured])
-    out["body_fat_pts"] = np.abs(body_fat - truth_columns[:, MEASUREMENT_NAMES.index("body_fat_pct")])
+        out[name.removesuffix("_m") + "_mm"] = np.abs(measured[:, k] - truth_columns[:, k]) * 1000
+    k = MEASUREMENT_NAMES.index("body_fat_pct")
+    out["body_fat_pts"] = np.abs(measured[:, k] - truth_columns[:, k])
     return out
+
+
+def mesh_measurements(model, measurer: BodyMeasurer, shape: torch.Tensor) -> np.ndarray:
+    """(B, M) measurements of the neutral meshes of `shape` (clamped to the model's bounds)."""
+    return np.array([astuple(m) for m in measurer.measure_shapes(clamp_shape(model, shape).cpu().numpy())])
+
+
+def net_measurements(predicted: dict[str, torch.Tensor], model, measurer: BodyMeasurer) -> np.ndarray:
+    """(B, M) the net's measurements: its measurement heads' when it has them, else those
+    of its predicted neutral mesh."""
+    if "measurements" in predicted:
+        return predicted["measurements"].cpu().double().numpy()
+    return mesh_measurements(model, measurer, predicted["shape"])
 
 
 def scale_corrected(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,8 +106,10 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
     data = _stream(uri, split, meta)
     baselines = (fit_baselines(_stream(train_uri or uri, train_split, meta), net.config, baseline_rows)
                  if baseline_rows else [])
-    errors: dict[str, dict[str, list[np.ndarray]]] = {"model": {}, "mean_body": {}, **{b.name: {} for b in baselines}}
-    mean_body = measurer.measure_shapes(stats.shape_mean[None].cpu().numpy())[0]
+    heads = net.config.measurement_size > 0
+    methods = ["model", *(["model_mesh"] if heads else []), "mean_body", *(b.name for b in baselines)]
+    errors: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in methods}
+    mean_body = mesh_measurements(model, measurer, stats.shape_mean[None].cpu())
     subjects = 0
     for batch in DataLoader(data, batch_size=32):
         if ((net.config.known_height or net.config.known_weight)
@@ -101,44 +121,58 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
         count = len(batch["shape"])
         subjects += count
         guesses = {
-            "model": (predicted["shape"], predicted["capture_pose"],
-                      measurer.measure_shapes(clamp_shape(model, predicted["shape"]).cpu().numpy())),
-            "mean_body": (stats.shape_mean.expand(count, -1), stats.pose_mean.expand(count, -1), [mean_body] * count),
+            "model": (net_measurements(predicted, model, measurer), predicted["shape"], predicted["capture_pose"]),
+            "mean_body": (mean_body.repeat(count, 0), stats.shape_mean.expand(count, -1),
+                          stats.pose_mean.expand(count, -1)),
         }
+        if heads:
+            guesses["model_mesh"] = (mesh_measurements(model, measurer, predicted["shape"]), None, None)
         for baseline in baselines:
-            shape = baseline.predict(batch)
-            guesses[baseline.name] = (shape, stats.pose_mean.expand(count, -1),
-                                      measurer.measure_shapes(clamp_shape(model, shape).numpy()))
-        for method, (shape, pose, measured) in guesses.items():
-            for name, values in subject_errors(model, mapper, measured, shape.cpu(), pose.cpu(), batch).items():
+            values = baseline.predict(batch)
+            guesses[baseline.name] = ((values.double().numpy(), None, None) if baseline.target == "measurements" else
+                                      (mesh_measurements(model, measurer, values), values,
+                                       stats.pose_mean.expand(count, -1)))
+        for method, (measured, shape, pose) in guesses.items():
+            shape, pose = (None, None) if shape is None else (shape.cpu(), pose.cpu())
+            for name, values in subject_errors(model, mapper, measured, shape, pose, batch).items():
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
             "baselines_fitted_on": f"{train_uri or uri} ({train_split})",
             "views": meta["views"], "body_model": model.version, "known_height": net.config.known_height,
             "known_weight": net.config.known_weight,
+            "measurements_from": "measurement heads" if heads else "mesh",
             "model": _summary(errors["model"]), "mean_body": _summary(errors["mean_body"]),
+            **({"model_mesh": _summary(errors["model_mesh"])} if heads else {}),
             "baselines": {b.name: {"ridge": b.ridge, "train_rows_max": baseline_rows, **_summary(errors[b.name])}
                           for b in baselines}}
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """Net mean / median / TP90 per metric, each baseline's mean, and the net's improvement
-    over the best baseline (positive: the net's mean error is that much lower)."""
+    """Net mean / median / TP90 per metric, (nets with measurement heads) the mean of the
+    measurements taken on the net's own mesh, each baseline's mean, and the net's
+    improvement over the best baseline (positive: the net's mean error is that much lower)."""
     others = {"mean body": report["mean_body"], **report.get("baselines", {})}
+    mesh = report.get("model_mesh")
+    heads = ("; the net's measurements come from its measurement heads ('net mesh': measured on its "
+             "predicted mesh instead)" if mesh else "")
     lines = [f"# Evaluation on {report['data']} ({report['split']}, {report['subjects']} subjects)", "",
              f"Views: {', '.join(report['views'])}; body model {report['body_model']}"
              f"{'; the net and baselines were given each true height' if report['known_height'] else ''}"
-             f"{'; the net and baselines were given each true weight' if report.get('known_weight') else ''}. "
-             "Errors in mm "
+             f"{'; the net and baselines were given each true weight' if report.get('known_weight') else ''}"
+             f"{heads}. Errors in mm "
              f"(body fat in %BF points); baselines fitted on {report.get('baselines_fitted_on', 'the training split')}.",
              "",
-             "| metric | net mean | net median | net TP90 | " + " | ".join(f"{n} mean" for n in others)
-             + " | net vs best baseline |", "|---|---|---|---|" + "---|" * len(others) + "---|"]
+             "| metric | net mean | net median | net TP90 | " + ("net mesh mean | " if mesh else "")
+             + " | ".join(f"{n} mean" for n in others) + " | net vs best baseline |",
+             "|---|---|---|---|" + ("---|" if mesh else "") + "---|" * len(others) + "---|"]
     for name, values in report["model"].items():
         means = [others[n].get(name, {}).get("mean", float("nan")) for n in others]
         best = np.nanmin(means) if np.isfinite(means).any() else float("nan")
-        lines.append(f"| {name} | {values['mean']:.1f} | {values['median']:.1f} | {values['tp90']:.1f} | "
-                     + " | ".join(f"{m:.1f}" for m in means) + f" | {100 * (1 - values['mean'] / best):+.0f} % |")
+        own = (f"{mesh[name]['mean']:.1f} | " if name in mesh else "– | ") if mesh else ""
+        # a baseline given the very number it predicts (the true height) scores 0: no ratio then
+        gain = f"{100 * (1 - values['mean'] / best):+.0f} %" if best > 1e-3 * values["mean"] else "–"
+        lines.append(f"| {name} | {values['mean']:.1f} | {values['median']:.1f} | {values['tp90']:.1f} | {own}"
+                     + " | ".join("–" if np.isnan(m) else f"{m:.1f}" for m in means) + f" | {gain} |")
     return "\n".join(lines) + "\n"
 
 

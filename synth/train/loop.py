@@ -1,16 +1,19 @@
 """`synth train`: the training loop, with validation, checkpoints, resume and logs.
 
-Losses: normalised parameter MSE (shape and capture pose), normalised camera MSE, and
-the mean per-vertex error (meters) of the neutral-pose body through the differentiable
-body model, so the net is judged in millimetres. The body model runs on the CPU; with
-`optim.vertex_rows` it runs on that many rows of each batch only (its forward and
-backward cost more than a 64 px net's step).
+Losses: normalised parameter MSE (shape and capture pose), normalised camera MSE, the
+normalised MSE of the measurement heads, and the mean per-vertex error (meters) of the
+neutral-pose body, so the net is judged in millimetres. The vertex error is taken on the
+body linearised about the training mean shape (`optim.vertex_loss = "linear"`, every row,
+a matrix product) or through the differentiable body model ("exact", on the CPU, on
+`optim.vertex_rows` rows of each batch: its forward and backward cost more than a 64 px
+net's step). Validation always uses the body model.
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from body_models import BodyModel, BodyModelSource, SynthError
+from synth.measurements import MEASUREMENT_NAMES
 from synth.train.augment import AugmentConfig
-from synth.train.bodies import dataset_body_model, denormalise, mean_vertex_error, neutral_vertices
+from synth.train.bodies import (LinearisedBody, dataset_body_model, denormalise, linearise, mean_vertex_error,
+                                 neutral_vertices)
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.config import TrainConfig
 from synth.train.data import SilhouetteStream, StreamConfig, view_cameras
@@ -66,37 +71,67 @@ def stream(config: TrainConfig, split: str, train: bool) -> SilhouetteStream:
         seed=config.run.seed, repeat=train, max_rows=data.train_rows if split == data.train_split else 0))
 
 
-def target_stats(source: SilhouetteStream, rows: int, views: tuple[str, ...]) -> TargetStats:
-    """Mean/std of the targets over the first `rows` rows (std floored to avoid /0)."""
-    shapes, poses, cameras = [], [], []
+def target_stats(source: SilhouetteStream, rows: int, views: tuple[str, ...], measurements: bool) -> TargetStats:
+    """Mean/std of the targets over the first `rows` rows (std floored to avoid /0; labels a
+    row lacks left out); the measurements' only when `measurements`."""
+    shapes, poses, cameras, measured = [], [], [], []
     for row in source.rows():
         shapes.append(row["shape"])
         poses.append(row["capture_pose_rad"])
         cameras.append(view_cameras(row, views))
+        measured.append([np.nan if row[m] is None else row[m] for m in MEASUREMENT_NAMES])
         if len(shapes) >= rows:
             break
 
     def pair(values) -> tuple[torch.Tensor, torch.Tensor]:
-        array = torch.tensor(np.asarray(values), dtype=torch.float32)
-        return array.mean(0), array.std(0, unbiased=False).clamp_min(1e-3)
+        array = np.asarray(values, np.float64)
+        with warnings.catch_warnings():  # a label no row has (volume of an open mesh) stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, std = np.nanmean(array, 0), np.nanstd(array, 0)
+        return (torch.tensor(np.nan_to_num(mean), dtype=torch.float32),
+                torch.tensor(np.nan_to_num(std, nan=1.0), dtype=torch.float32).clamp_min(1e-3))
 
     (sm, ss), (pm, ps), (cm, cs) = pair(shapes), pair(poses), pair(cameras)
-    return TargetStats(sm, ss, pm, ps, cm, cs)
+    return TargetStats(sm, ss, pm, ps, cm, cs, *(pair(measured) if measurements else (None, None)))
+
+
+def vertex_loss_model(model: BodyModel, stats: TargetStats, config: TrainConfig,
+                      device: str) -> BodyModel | LinearisedBody:
+    """What `losses` takes the vertex error through: the body model linearised about the
+    training mean shape (optim.vertex_loss "linear") or the body model itself ("exact")."""
+    return linearise(model, stats.shape_mean.cpu()).to(device) if config.optim.vertex_loss == "linear" else model
+
+
+def measurement_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], stats: TargetStats) -> torch.Tensor:
+    """Normalised MSE of the measurement heads over the labels each row has (0 without heads)."""
+    if "measurements" not in outputs:
+        return torch.zeros((), device=outputs["shape"].device)
+    target = (batch["measurements"] - stats.measurement_mean) / stats.measurement_std
+    known = torch.isfinite(target)
+    squared = (outputs["measurements"] - torch.where(known, target, 0.0)) ** 2
+    return (squared * known).sum() / known.sum().clamp_min(1)
 
 
 def losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], stats: TargetStats,
-           model: BodyModel, config: TrainConfig) -> dict[str, torch.Tensor]:
+           model: BodyModel | LinearisedBody, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """The loss terms of the module docstring; `model` is the body model (optim.vertex_loss
+    "exact") or its linearisation ("linear")."""
     opt = config.optim
     param = (((outputs["shape"] - (batch["shape"] - stats.shape_mean) / stats.shape_std) ** 2).mean()
              + ((outputs["capture_pose"] - (batch["capture_pose"] - stats.pose_mean) / stats.pose_std) ** 2).mean())
     camera = ((outputs["camera"] - (batch["camera"] - stats.camera_mean) / stats.camera_std) ** 2).mean()
-    rows = opt.vertex_rows or len(batch["shape"])  # the batch is shuffled: its first rows are a random subset
-    predicted = denormalise(outputs, stats)["shape"][:rows].cpu()
-    with torch.no_grad():
-        truth = neutral_vertices(model, batch["shape"][:rows].cpu())
-    vertex = mean_vertex_error(neutral_vertices(model, predicted), truth).mean()
-    total = opt.param_weight * param + opt.camera_weight * camera + opt.vertex_weight * vertex.to(param.device)
-    return {"loss": total, "param": param, "camera": camera, "pve_t_m": vertex}
+    predicted = denormalise(outputs, stats)["shape"]
+    if isinstance(model, LinearisedBody):
+        vertex = model.vertex_error(predicted, batch["shape"]).mean()
+    else:
+        rows = opt.vertex_rows or len(batch["shape"])  # the batch is shuffled: its first rows are a random subset
+        with torch.no_grad():
+            truth = neutral_vertices(model, batch["shape"][:rows].cpu())
+        vertex = mean_vertex_error(neutral_vertices(model, predicted[:rows].cpu()), truth).mean()
+    measured = measurement_loss(outputs, batch, stats)
+    total = (opt.param_weight * param + opt.camera_weight * camera + opt.vertex_weight * vertex.to(param.device)
+             + opt.measurement_weight * measured)
+    return {"loss": total, "param": param, "camera": camera, "measurements": measured, "pve_t_m": vertex}
 
 
 def validate(net: SilhouetteNet, loader: DataLoader, stats: TargetStats, model: BodyModel, batches: int,
@@ -130,6 +165,16 @@ def _loader(source: SilhouetteStream, config: TrainConfig) -> DataLoader:
                       persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
 
 
+def build_net(config: TrainConfig, model: BodyModel, manifest: dict[str, Any]) -> SilhouetteNet:
+    """A fresh net for a training config and the dataset (body model, manifest) it reads."""
+    return SilhouetteNet(NetConfig(
+        views=len(config.data.views), shape_size=model.shape_space.size,
+        pose_size=len(manifest["body_model"]["capture_pose_labels"]), width=config.model.width,
+        input_size=config.data.input_size, known_height=config.model.known_height,
+        known_weight=config.model.known_weight, grid=config.model.grid, skip_pixels=config.model.skip_pixels,
+        measurement_size=len(MEASUREMENT_NAMES) if config.model.measurements else 0))
+
+
 def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, progress: bool = True) -> TrainResult:
     device = pick_device(config.run.device)
     out = Path(config.run.out)
@@ -141,18 +186,14 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
     if missing:
         raise SynthError(f"data.views asks for {', '.join(missing)}, but {config.data.uri} has the views "
                          f"{', '.join(built_views)}; set data.views to some of those")
-    scalars = [name for name in ("known_height", "known_weight") if getattr(config.model, name)]
-    if scalars and not manifest["spec"]["labels"]["measurements"]:
-        raise SynthError(f"model.{scalars[0]} needs height and weight labels, but {config.data.uri} was built "
-                         "with labels.measurements = false; rebuild it with measurements on")
+    needs = [name for name in ("known_height", "known_weight", "measurements") if getattr(config.model, name)]
+    if needs and not manifest["spec"]["labels"]["measurements"]:
+        raise SynthError(f"model.{needs[0]} needs measurement labels, but {config.data.uri} was built "
+                         f"with labels.measurements = false; rebuild it with measurements on, or set "
+                         f"model.{needs[0]} = false")
     train_stream = stream(config, config.data.train_split, train=True)
     val_stream = stream(config, config.data.val_split, train=False)
-    net = SilhouetteNet(NetConfig(views=len(config.data.views), shape_size=model.shape_space.size,
-                                  pose_size=len(manifest["body_model"]["capture_pose_labels"]),
-                                  width=config.model.width, input_size=config.data.input_size,
-                                  known_height=config.model.known_height,
-                                  known_weight=config.model.known_weight, grid=config.model.grid,
-                                  skip_pixels=config.model.skip_pixels)).to(device)
+    net = build_net(config, model, manifest).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.optim.steps)
     step, best = 0, float("inf")
@@ -166,10 +207,11 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
         stats, step, best = state["stats"], state["meta"]["step"], state["meta"]["best_val_pve_t_mm"]
         gate = state["gate"]
     else:
-        stats = target_stats(train_stream, config.run.stats_rows, config.data.views)
+        stats = target_stats(train_stream, config.run.stats_rows, config.data.views, config.model.measurements)
         gate = fit_gate(_clean_frames(config, config.run.stats_rows))
         (out / METRICS).unlink(missing_ok=True)
     stats = stats.to(device)
+    vertex_model = vertex_loss_model(model, stats, config, device)
     meta: dict[str, Any] = {
         "body_model": manifest["body_model"], "dataset_spec": manifest["spec"], "views": list(config.data.views),
         "input_size": config.data.input_size, "train_config": config.to_dict(),
@@ -183,7 +225,7 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
             if step >= config.optim.steps:
                 break
             batch = batch_to(batch, device)
-            parts = losses(run_net(net, batch), batch, stats, model, config)
+            parts = losses(run_net(net, batch), batch, stats, vertex_model, config)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
             optimizer.step()

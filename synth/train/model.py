@@ -1,5 +1,5 @@
-"""The network: one small ResNet encoder shared by every view, fused, three heads, plus a
-linear path from the downsampled silhouettes.
+"""The network: one small ResNet encoder shared by every view, fused, three or four heads,
+plus a linear path from the downsampled silhouettes.
 
 The encoder keeps a `grid` x `grid` map of where along the body each feature is
 (global average pooling, `grid` = 1, throws that away: a wide waist and wide hips look
@@ -12,8 +12,10 @@ Input: (B, V, S, S) framed silhouettes in [0, 1], and with `known_height` the su
 standing height (B,) in meters (scale is lost when silhouettes are cropped and resized,
 so phone apps ask for it), with `known_weight` the body weight (B,) in kg (apps ask for
 it too; it tells fat from frame where silhouettes are ambiguous). Outputs are normalised targets (zero mean, unit std over the
-training set, see `TargetStats`): shape (B, S_shape), capture pose (B, D) and per-view
-camera (B, V, 3).
+training set, see `TargetStats`): shape (B, S_shape), capture pose (B, D), per-view
+camera (B, V, 3) and, with `measurement_size` > 0, the measurements of
+`synth.measurements.MEASUREMENT_NAMES` (B, M): circumferences and body fat regressed
+directly, as measurement apps do, instead of only through the body model's mesh.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class NetConfig:
     known_weight: bool = False
     grid: int = 1
     skip_pixels: int = 0
+    measurement_size: int = 0
 
 
 # scalar input -> (NetConfig flag, stream batch key, fixed centre, fixed scale)
@@ -81,34 +84,53 @@ class SilhouetteNet(nn.Module):
         self.shape_head = nn.Linear(256, config.shape_size)
         self.pose_head = nn.Linear(256, config.pose_size)
         self.camera_head = nn.Linear(256, config.views * 3)
-        outputs = config.shape_size + config.pose_size + config.views * 3
+        self.measurement_head = nn.Linear(256, config.measurement_size) if config.measurement_size else None
+        outputs = config.shape_size + config.pose_size + config.views * 3 + config.measurement_size
         self.linear = (nn.Linear(config.views * config.skip_pixels ** 2 + scalars, outputs)
                        if config.skip_pixels else None)
+
+    def heads(self) -> list[nn.Linear]:
+        """The deep path's output layers, in output order (shape, pose, camera, measurements)."""
+        return [h for h in (self.shape_head, self.pose_head, self.camera_head, self.measurement_head) if h is not None]
+
+    def scalars(self, height_m: torch.Tensor | None, weight_kg: torch.Tensor | None) -> list[torch.Tensor]:
+        """The scalar inputs the net takes, normalised, each (B, 1); ValueError if one is given
+        to a net built without it or missing for a net built with it."""
+        out = []
+        for (name, (flag, _, centre, scale)), value in zip(SCALAR_INPUTS.items(), (height_m, weight_kg)):
+            if (value is not None) != getattr(self.config, flag):
+                raise ValueError(f"{name} must be given exactly when the net was built with {flag}")
+            if value is not None:
+                out.append(((value - centre) / scale)[:, None])
+        return out
+
+    def linear_features(self, silhouettes: torch.Tensor, scalars: list[torch.Tensor]) -> torch.Tensor:
+        """(B, F) what the linear path reads: the pooled silhouettes and the normalised scalars."""
+        return torch.cat([pool_silhouettes(silhouettes, self.config.skip_pixels), *scalars], 1)
 
     def forward(self, silhouettes: torch.Tensor, height_m: torch.Tensor | None = None,
                 weight_kg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         b, v, s, _ = silhouettes.shape
         features = self.encoder(silhouettes.reshape(b * v, 1, s, s)).reshape(b, v, -1)
-        fused = [(features + self.view_embedding).reshape(b, -1)]
-        for (name, (flag, _, centre, scale)), value in zip(SCALAR_INPUTS.items(), (height_m, weight_kg)):
-            if (value is not None) != getattr(self.config, flag):
-                raise ValueError(f"{name} must be given exactly when the net was built with {flag}")
-            if value is not None:
-                fused.append(((value - centre) / scale)[:, None])
-        hidden = self.trunk(torch.cat(fused, 1))
-        shape, pose, camera = self.shape_head(hidden), self.pose_head(hidden), self.camera_head(hidden)
+        scalars = self.scalars(height_m, weight_kg)
+        hidden = self.trunk(torch.cat([(features + self.view_embedding).reshape(b, -1), *scalars], 1))
+        outputs = [head(hidden) for head in self.heads()]
         if self.linear is not None:
-            pooled = pool_silhouettes(silhouettes, self.config.skip_pixels)
-            direct = self.linear(torch.cat([pooled, *fused[1:]], 1))
-            cuts = (self.config.shape_size, self.config.shape_size + self.config.pose_size)
-            shape, pose = shape + direct[:, :cuts[0]], pose + direct[:, cuts[0]:cuts[1]]
-            camera = camera + direct[:, cuts[1]:]
-        return {"shape": shape, "capture_pose": pose, "camera": camera.reshape(b, v, 3)}
+            direct = self.linear(self.linear_features(silhouettes, scalars))
+            outputs = [out + part for out, part in zip(outputs, direct.split([o.shape[1] for o in outputs], 1))]
+        named = {"shape": outputs[0], "capture_pose": outputs[1], "camera": outputs[2].reshape(b, v, 3)}
+        if self.measurement_head is not None:
+            named["measurements"] = outputs[3]
+        return named
+
+
+def batch_scalars(net: SilhouetteNet, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
+    """The typed height / weight of a stream batch for the scalar inputs the net takes
+    (None for those it does not; see `synth.train.data.SilhouetteStream`)."""
+    return {name: batch[key] if getattr(net.config, flag) else None
+            for name, (flag, key, _, _) in SCALAR_INPUTS.items()}
 
 
 def run_net(net: SilhouetteNet, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The net's outputs for a stream batch: its silhouettes, and the typed height / weight
-    when the net takes them (see `synth.train.data.SilhouetteStream`)."""
-    scalars = {name: batch[key] if getattr(net.config, flag) else None
-               for name, (flag, key, _, _) in SCALAR_INPUTS.items()}
-    return net(batch["silhouettes"], **scalars)
+    """The net's outputs for a stream batch: its silhouettes and scalar inputs."""
+    return net(batch["silhouettes"], **batch_scalars(net, batch))

@@ -9,6 +9,8 @@ big and sharp enough, seen from the view's side, arms out on front views) and an
 overlay picture is written. Then the checkpoint's silhouette gate (`synth.train.gate`)
 refuses shapes that are not a person in the capture pose, and front and back
 silhouettes must show the arms out (`check_arms_apart`; photos were checked already).
+The reported measurements are the net's measurement heads' when it has them;
+prediction.json also holds those measured on the predicted mesh (`mesh_measurements`).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from body_models import BodyModelSource, SynthError
 from body_models.capture_pose import POSE_DOFS, CapturePoseMapper
 from synth.dataset.atomic import atomic_write_bytes, atomic_write_mesh
 from synth.images import read_image
-from synth.measurements import BodyMeasurer
+from synth.measurements import BodyMeasurer, Measurements
 from synth.subjects import place_on_ground, pose_bodies
 from synth.train.bodies import clamp_shape, denormalise, model_for
 from synth.train.checkpoint import load_checkpoint
@@ -151,7 +153,9 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     native = CapturePoseMapper(model).to_native(capture_pose)
     neutral_v, neutral_j = pose_bodies(model, shape, np.tile(model.rest_pose(), (1, 1)))
     posed_v, posed_j = pose_bodies(model, shape, native)
-    measurements = BodyMeasurer(model).measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
+    on_mesh = BodyMeasurer(model).measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
+    measurements = (Measurements(*predicted["measurements"][0].tolist()) if "measurements" in predicted
+                    else on_mesh)
     out.mkdir(parents=True, exist_ok=True)
     posed = posed_v[0] + place_on_ground(posed_v[0], posed_j[0])
     atomic_write_mesh(out / f"body.{mesh_format}", posed, model.faces)
@@ -169,6 +173,8 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
         "capture_pose_deg": dict(zip(POSE_DOFS, np.degrees(capture_pose[0]).tolist())),
         "camera": [dict(zip(("distance_m", "height_m", "pitch_rad"), c)) for c in cameras.tolist()],
         "measurements": dataclasses.asdict(measurements),
+        "measurements_from": "measurement heads" if "measurements" in predicted else "mesh",
+        "mesh_measurements": dataclasses.asdict(on_mesh),
         "frame": "meters, +y up, facing +z, feet on y=0",
     }
     if captured is not None:
