@@ -15,11 +15,10 @@ import argparse
 import numpy as np
 import torch
 import trimesh
-from shapely.geometry import Point
 from torch.utils.data import DataLoader
 
 from body_models import source_from_env
-from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer
+from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, loop_ring
 from synth.train.augment import AugmentConfig
 from synth.train.bodies import denormalise, model_for
 from synth.train.checkpoint import load_checkpoint
@@ -30,21 +29,14 @@ from synth.train.model import run_net
 MERGED_SPAN = 1.5
 
 
-def chest_loop_span(model, vertices: np.ndarray, joints: np.ndarray) -> float:
+def chest_loop_span(measurer: BodyMeasurer, vertices: np.ndarray, joints: np.ndarray) -> float:
     """Width (x) of the chest label's loop over the shoulder joints' distance."""
-    sk = model.skeleton
-    ls, rs, lh, rh = (sk.index(n) for n in (*sk.shoulder[:2], *sk.hip[:2]))
-    shoulder_y, hip_y = 0.5 * (joints[ls, 1] + joints[rs, 1]), 0.5 * (joints[lh, 1] + joints[rh, 1])
-    y = shoulder_y - 0.25 * (shoulder_y - hip_y)
-    section = trimesh.Trimesh(vertices, model.faces, process=False).section(plane_origin=[0, y, 0],
-                                                                           plane_normal=[0, 1, 0])
-    planar, to_3d = section.to_2D()
-    centre = np.linalg.inv(to_3d) @ np.array([0.5 * (joints[lh, 0] + joints[rh, 0]), y,
-                                             joints[[sk.index(n) for n in sk.spine], 2].mean(), 1.0])
-    loops = [p for p in planar.polygons_closed if p is not None and p.contains(Point(centre[0], centre[1]))]
-    ring = np.array(max(loops, key=lambda p: p.exterior.length).exterior.coords)
-    world = (to_3d @ np.c_[ring, np.zeros(len(ring)), np.ones(len(ring))].T).T
-    return float((world[:, 0].max() - world[:, 0].min()) / abs(joints[ls, 0] - joints[rs, 0]))
+    sk = measurer.model.skeleton
+    left, right = (sk.index(name) for name in sk.shoulder[:2])
+    chest = measurer.chest_point(joints)
+    ring = loop_ring(trimesh.Trimesh(vertices, measurer.model.faces, process=False), chest,
+                     np.array([0.0, 1.0, 0.0]), chest)
+    return float((ring[:, 0].max() - ring[:, 0].min()) / abs(joints[left, 0] - joints[right, 0]))
 
 
 def main() -> None:
@@ -68,7 +60,7 @@ def main() -> None:
             predicted = net_measurements(denormalise(run_net(net, batch), stats), model, measurer)
         errors.append(np.abs(predicted[:, chest] - batch["measurements"][:, chest].numpy()) * 1000)
         vertices, joints = measurer.rest_bodies(batch["shape"].double().numpy())
-        merged += [chest_loop_span(model, v, j) > MERGED_SPAN for v, j in zip(vertices, joints)]
+        merged += [chest_loop_span(measurer, v, j) > MERGED_SPAN for v, j in zip(vertices, joints)]
     errors, merged = np.concatenate(errors), np.array(merged)
     print(f"{len(errors)} subjects; chest label loop takes in the arms: {merged.sum()} ({100 * merged.mean():.1f} %)")
     print(f"net chest error: mean {errors.mean():.1f} mm; without them {errors[~merged].mean():.1f} mm "

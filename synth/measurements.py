@@ -119,26 +119,47 @@ def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
 def loop_length(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, inside: np.ndarray) -> float:
     """Perimeter (m) of the outer section loop of `mesh` by the plane (origin, normal)
     that encloses point `inside`; NaN if no loop does."""
+    loop, _ = _plane_loop(mesh, origin, normal, inside)
+    return float("nan") if loop is None else loop.exterior.length
+
+
+def loop_ring(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
+    """(N, 3) world-frame points of the loop `loop_length` measures; None if no loop."""
+    loop, to_3d = _plane_loop(mesh, origin, normal, inside)
+    if loop is None:
+        return None
+    ring = np.asarray(loop.exterior.coords)
+    return (to_3d @ np.c_[ring, np.zeros(len(ring)), np.ones(len(ring))].T).T[:, :3]
+
+
+def _plane_loop(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, inside: np.ndarray):
+    """(loop polygon in plane coordinates or None, (4, 4) plane-to-world transform or None)."""
     section = mesh.section(plane_origin=origin, plane_normal=normal)
     if section is None:
-        return float("nan")
+        return None, None
     planar, to_3d = section.to_2D()
-    return _enclosing_length(planar, to_3d, inside)
+    return _enclosing_loop(planar, to_3d, inside), to_3d
 
 
 def _enclosing_length(planar, to_3d: np.ndarray, inside: np.ndarray) -> float:
-    """Longest closed loop of a planar section (with its (4, 4) plane-to-world transform)
-    that contains the 3D point `inside`; if none does (a landmark just outside a lean
-    body), the loop nearest to it within `_NEAREST_LOOP_M`; else NaN."""
+    loop = _enclosing_loop(planar, to_3d, inside)
+    return float("nan") if loop is None else loop.exterior.length
+
+
+def _enclosing_loop(planar, to_3d: np.ndarray, inside: np.ndarray):
+    """Longest closed loop (shapely polygon) of a planar section (with its (4, 4)
+    plane-to-world transform) that contains the 3D point `inside`; if none does (a
+    landmark just outside a lean body), the loop nearest to it within `_NEAREST_LOOP_M`;
+    else None."""
     local = np.linalg.inv(to_3d) @ np.append(inside, 1.0)
     point = Point(local[0], local[1])
     polygons = [p for p in planar.polygons_closed if p is not None]
-    lengths = [p.exterior.length for p in polygons if p.contains(point)]
-    if lengths:
-        return max(lengths)
-    near = [(p.exterior.distance(point), p.exterior.length) for p in polygons]
-    near = [length for distance, length in sorted(near) if distance < _NEAREST_LOOP_M]
-    return near[0] if near else float("nan")
+    containing = [p for p in polygons if p.contains(point)]
+    if containing:
+        return max(containing, key=lambda p: p.exterior.length)
+    near = sorted((p.exterior.distance(point), p.exterior.length, k) for k, p in enumerate(polygons))
+    near = [polygons[k] for distance, _, k in near if distance < _NEAREST_LOOP_M]
+    return near[0] if near else None
 
 
 class BodyMeasurer:
@@ -187,6 +208,15 @@ class BodyMeasurer:
                 & (x > min(left, right)) & (x < max(left, right)))
         return float(vertices[band][np.argmin(vertices[band, 2]), 1])
 
+    def chest_point(self, joints: np.ndarray) -> np.ndarray:
+        """(3,) the chest landmark: on the torso axis, a quarter of the hip-to-shoulder joint
+        span below the shoulders (the chest loop's plane is horizontal through it)."""
+        j = self._joint
+        shoulder_y = 0.5 * (joints[j["shoulder"], 1] + joints[self._right_shoulder, 1])
+        hip_y = 0.5 * (joints[j["hip"], 1] + joints[self._right_hip, 1])
+        return np.array([0.5 * (joints[j["hip"], 0] + joints[self._right_hip, 0]),
+                         shoulder_y - 0.25 * (shoulder_y - hip_y), joints[self._spine, 2].mean()])
+
     def measure(self, vertices: np.ndarray, joints: np.ndarray, female: float) -> Measurements:
         """Measurements of one neutral-pose body: vertices (V, 3), joints (J, 3), meters."""
         mesh = trimesh.Trimesh(vertices, self.model.faces, process=False)
@@ -200,9 +230,8 @@ class BodyMeasurer:
         height = float(vertices[:, 1].max() - vertices[:, 1].min())
         neck_base, neck_top = joints[self._neck[0]], joints[self._neck[1]]
         neck_mid = 0.5 * (neck_base + neck_top)
-        chest_y = shoulder_y - 0.25 * span
-        chest = loop_length(mesh, np.array([center[0], chest_y, center[1]]), up,
-                            np.array([center[0], chest_y, center[1]]))
+        chest_at = self.chest_point(joints)
+        chest = loop_length(mesh, chest_at, up, chest_at)
         waist = np.nanmin(self._torso_loop(mesh, hip_y + span * np.linspace(*_WAIST_BAND, _SEARCH_PLANES), center))
         # the pelvis levels take their inside point at the hip joints' depth: on lean bodies the
         # spine joints can lie behind the lower back's surface

@@ -74,7 +74,6 @@ def mean_vertex_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).norm(dim=-1).mean(-1)
 
 
-
 LINEAR_STRIDE = 4  # a mean over every 4th vertex (3,430 of Anny's 13,718) is the mean over all, 4x cheaper
 
 
