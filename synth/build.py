@@ -32,6 +32,7 @@ from synth.dataset.manifest import FORMAT, MANIFEST, read_manifest, write_manife
 from synth.dataset.schema import SCHEMA_VERSION, COLUMN_DOCS
 from synth.dataset.stats import measurement_summary
 from synth.dataset.writer import PNG_DIR, ShardEntry, commit_shard, file_sha256
+from synth.measurements import LABELS_VERSION
 from synth.plan import ShardPlan, plan_shards, split_ranges
 from synth.population.reference import NO_REFERENCE, load_reference
 from synth.population.report import compare as compare_population
@@ -125,6 +126,10 @@ def _prepare(store: Store, spec: JobSpec, overwrite: bool) -> dict[str, Any] | N
     if manifest.get("spec_hash") != spec.content_hash():
         raise SynthError(f"{store.describe()} holds a dataset built from a different job spec; pass --overwrite to "
                          "replace it, or choose another --out")
+    if manifest.get("labels_version", 1) != LABELS_VERSION:
+        raise SynthError(f"{store.describe()} holds rows labelled by another synth (measurement labels version "
+                         f"{manifest.get('labels_version', 1)}, this one makes {LABELS_VERSION}); building on it would "
+                         "mix the two: pass --overwrite to rebuild it, or choose another --out")
     return manifest
 
 
@@ -179,6 +184,7 @@ def new_manifest(spec: JobSpec, model: BodyModel, plans: list[ShardPlan]) -> dic
         "versions": _versions(),
         "body_model": describe_model(model),
         "schema_version": SCHEMA_VERSION,
+        "labels_version": LABELS_VERSION,
         "columns": COLUMN_DOCS,
         "splits": {name: {"subjects": stop - start, "first_subject": start,
                           "shards": sum(p.split == name for p in plans)}

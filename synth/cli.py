@@ -157,19 +157,22 @@ def train(config: Path, resume: bool, overrides: tuple[str, ...], no_progress: b
                    "is a test set built with another seed.")
 @click.option("--baseline-rows", type=click.IntRange(min=0), default=4000, show_default=True,
               help="Training rows for the ridge baselines (0: mean body only).")
+@click.option("--corrupt", is_flag=True,
+              help="Corrupt the test inputs as in training (masks, framing, height / weight noise; seeded): "
+                   "how the net holds up on real-looking masks. Writes eval_corrupted.{json,md}.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Report folder (default: next to the checkpoint).")
 @model_path_option
 @anny_cache_option
 def evaluate(checkpoint: Path, data: str, split: str, train_split: str, train_data: str | None, baseline_rows: int,
-             out: Path | None, model_path: str | None, anny_cache: str | None) -> None:
+             corrupt: bool, out: Path | None, model_path: str | None, anny_cache: str | None) -> None:
     """Errors (PVE-T, PVE-T-SC, PVE, height, circumferences in mm, body fat in points) beside
     the mean body and ridge baselines fitted on the training split."""
     from synth.train.evaluate import evaluate as run_eval
     from synth.train.evaluate import markdown, write_report
 
     report = run_eval(checkpoint, data, split, source_from_env(model_path, anny_cache), train_split, baseline_rows,
-                      train_data)
+                      train_data, corrupt)
     paths = write_report(report, out or checkpoint.parent)
     click.echo(markdown(report))
     click.echo(f"wrote {paths[0]} and {paths[1]}")

@@ -7,7 +7,11 @@ every backend is measured the same way:
 
 - height: top of the head to the soles (y extent).
 - neck: plane normal to neck-base -> head joint, through their midpoint.
-- chest: horizontal, a quarter of the hip-to-shoulder joint span below the shoulders.
+- chest: horizontal, a quarter of the hip-to-shoulder joint span below the shoulders, or
+  under the armpits where they hang lower (ISO 8559-1 passes the tape under them): in
+  the rest pose the heaviest bodies' arms meet the torso at that level, and the loop
+  would take them in, so the plane steps down until no arm bone (shoulder -> elbow ->
+  wrist) lies inside the loop, at most `_UNDER_ARMS_SPAN` of the span.
 - waist: horizontal, the narrowest torso loop between 25 % and 60 % of that span above
   the hip joints (natural waist).
 - waist at the iliac crest (the NHANES / CDC landmark, "just above the uppermost lateral
@@ -45,6 +49,7 @@ from shapely.geometry import Point
 
 from body_models import BodyModel
 
+LABELS_VERSION = 2  # bump when a label's definition changes (2: the chest loop passes under the arms)
 LUNG_GAS_M3 = 0.0024
 DENSITY_FAT_RANGE_PCT = (2.0, 60.0)
 ILIAC_CREST_SPAN = 0.27
@@ -52,6 +57,8 @@ _WAIST_BAND = (0.25, 0.60)
 _BUTTOCK_BAND = (-0.25, 0.30)
 _NEAREST_LOOP_M = 0.03
 _SEARCH_PLANES = 8
+_UNDER_ARMS_STEP_M = 0.005
+_UNDER_ARMS_SPAN = 0.25
 
 
 @dataclass(frozen=True)
@@ -123,13 +130,19 @@ def loop_length(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, i
     return float("nan") if loop is None else loop.exterior.length
 
 
-def loop_ring(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
-    """(N, 3) world-frame points of the loop `loop_length` measures; None if no loop."""
-    loop, to_3d = _plane_loop(mesh, origin, normal, inside)
+def _takes_in(mesh: trimesh.Trimesh, point: np.ndarray, bones: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether the horizontal loop through `point` that encloses it also encloses a place
+    where one of the bones (3D segments) crosses its plane."""
+    loop, to_3d = _plane_loop(mesh, point, np.array([0.0, 1.0, 0.0]), point)
     if loop is None:
-        return None
-    ring = np.asarray(loop.exterior.coords)
-    return (to_3d @ np.c_[ring, np.zeros(len(ring)), np.ones(len(ring))].T).T[:, :3]
+        return False
+    to_plane = np.linalg.inv(to_3d)
+    for a, b in bones:
+        if (a[1] - point[1]) * (b[1] - point[1]) <= 0 and a[1] != b[1]:
+            crossing = a + (point[1] - a[1]) / (b[1] - a[1]) * (b - a)
+            if loop.contains(Point(*(to_plane @ np.append(crossing, 1.0))[:2])):
+                return True
+    return False
 
 
 def _plane_loop(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, inside: np.ndarray):
@@ -169,6 +182,8 @@ class BodyMeasurer:
         self.model = model
         sk = model.skeleton
         self._joint = {name: sk.index(getattr(sk, name)[0]) for name in ("shoulder", "elbow", "hip", "knee")}
+        self._arms = [tuple(sk.index(getattr(sk, name)[side]) for name in ("shoulder", "elbow", "wrist"))
+                      for side in (0, 1)]
         self._right_hip = sk.index(sk.hip[1])
         self._right_shoulder = sk.index(sk.shoulder[1])
         self._neck = (sk.index(sk.neck[0]), sk.index(sk.neck[-1]))
@@ -208,14 +223,20 @@ class BodyMeasurer:
                 & (x > min(left, right)) & (x < max(left, right)))
         return float(vertices[band][np.argmin(vertices[band, 2]), 1])
 
-    def chest_point(self, joints: np.ndarray) -> np.ndarray:
+    def chest_point(self, mesh: trimesh.Trimesh, joints: np.ndarray) -> np.ndarray:
         """(3,) the chest landmark: on the torso axis, a quarter of the hip-to-shoulder joint
-        span below the shoulders (the chest loop's plane is horizontal through it)."""
+        span below the shoulders, stepped down under the arms where the loop there takes
+        them in (the chest loop's plane is horizontal through it)."""
         j = self._joint
         shoulder_y = 0.5 * (joints[j["shoulder"], 1] + joints[self._right_shoulder, 1])
         hip_y = 0.5 * (joints[j["hip"], 1] + joints[self._right_hip, 1])
-        return np.array([0.5 * (joints[j["hip"], 0] + joints[self._right_hip, 0]),
-                         shoulder_y - 0.25 * (shoulder_y - hip_y), joints[self._spine, 2].mean()])
+        point = np.array([0.5 * (joints[j["hip"], 0] + joints[self._right_hip, 0]),
+                          shoulder_y - 0.25 * (shoulder_y - hip_y), joints[self._spine, 2].mean()])
+        bones = [(joints[a], joints[b]) for arm in self._arms for a, b in zip(arm, arm[1:])]
+        lowest = point[1] - _UNDER_ARMS_SPAN * (shoulder_y - hip_y)
+        while point[1] - _UNDER_ARMS_STEP_M >= lowest and _takes_in(mesh, point, bones):
+            point[1] -= _UNDER_ARMS_STEP_M
+        return point
 
     def measure(self, vertices: np.ndarray, joints: np.ndarray, female: float) -> Measurements:
         """Measurements of one neutral-pose body: vertices (V, 3), joints (J, 3), meters."""
@@ -230,7 +251,7 @@ class BodyMeasurer:
         height = float(vertices[:, 1].max() - vertices[:, 1].min())
         neck_base, neck_top = joints[self._neck[0]], joints[self._neck[1]]
         neck_mid = 0.5 * (neck_base + neck_top)
-        chest_at = self.chest_point(joints)
+        chest_at = self.chest_point(mesh, joints)
         chest = loop_length(mesh, chest_at, up, chest_at)
         waist = np.nanmin(self._torso_loop(mesh, hip_y + span * np.linspace(*_WAIST_BAND, _SEARCH_PLANES), center))
         # the pelvis levels take their inside point at the hip joints' depth: on lean bodies the

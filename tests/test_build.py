@@ -135,7 +135,12 @@ def test_other_spec_is_refused_unless_overwrite(tmp_path, smoke_dataset, anny_so
     with pytest.raises(SynthError, match="different job spec"):
         run_build(other, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
     run_build(other, BuildOptions(out=out, source=anny_source, workers=0, progress=False, overwrite=True))
-    assert json.loads((out / "dataset.json").read_text())["seed"] == 8
+    manifest = json.loads((out / "dataset.json").read_text())
+    assert manifest["seed"] == 8
+    del manifest["labels_version"]  # as a synth from before labels were versioned wrote it
+    (out / "dataset.json").write_text(json.dumps(manifest))
+    with pytest.raises(SynthError, match="labelled by another synth .*version 1, this one makes 2"):
+        run_build(other, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
 
 
 def test_verify_names_a_truncated_shard(tmp_path, smoke_dataset):

@@ -77,6 +77,31 @@ def test_wider_smpl_has_larger_waist(smpl_model):
     assert wide.volume_m3 > narrow.volume_m3 > 0
 
 
+# subject 166 of a seed-1 quickstart build, rounded: weight 1 and most fat, girth and
+# torso-scale changes at 1; in the rest pose its arms meet the torso at the chest landmark
+_ARMS_AT_CHEST = [0.3, 0.82, 0.01, 1.0, 0.46, 0.14, 0.35, 0.75, 0.0, 0.87, 0.13, 1.0, 0.07, 1.0, 1.0, 1.0, 1.0, 1.0,
+                  1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -0.26, 1.0, 1.0, 1.0, -0.13, -0.22, -0.13, 0.09]
+
+
+def test_chest_loop_passes_under_arms_that_touch_the_torso(anny_model):
+    measurer, up = BodyMeasurer(anny_model), np.array([0.0, 1.0, 0.0])
+    sk = anny_model.skeleton
+    shapes = np.array([anny_model.neutral_shape(), _ARMS_AT_CHEST], np.float32)
+    chests = []
+    for vertices, joints in zip(*measurer.rest_bodies(shapes)):
+        mesh = trimesh.Trimesh(vertices, anny_model.faces, process=False)
+        shoulder_y, hip_y = (joints[[sk.index(n) for n in pair], 1].mean() for pair in (sk.shoulder, sk.hip))
+        point = measurer.chest_point(mesh, joints)
+        label = loop_length(mesh, point, up, point)
+        chests.append((shoulder_y - 0.25 * (shoulder_y - hip_y) - point[1], label,
+                       loop_length(mesh, point + 0.005 * up, up, point + 0.005 * up)))
+    (neutral_drop, _, _), (heavy_drop, heavy, above) = chests
+    assert abs(neutral_drop) < 1e-9  # arms hang free: the landmark stays a quarter span below the shoulders
+    assert 0.0 < heavy_drop <= 0.03
+    assert above > heavy + 0.3  # 5 mm higher, the loop takes in both arms
+    assert 1.2 < heavy < 1.9
+
+
 def _ellipse_perimeter(a: float, b: float) -> float:
     h = ((a - b) / (a + b)) ** 2  # Ramanujan
     return math.pi * (a + b) * (1 + 3 * h / (10 + math.sqrt(4 - 3 * h)))

@@ -380,6 +380,26 @@ def test_corruption_changes_masks_but_keeps_a_body():
     corrupted = [corrupt(mask, rng, config) for _ in range(5)]
     assert all(c.any() and not np.array_equal(c, mask) for c in corrupted)
     assert np.array_equal(corrupt(mask, rng, AugmentConfig(enabled=False)), mask)
+    clean = AugmentConfig(morphology=1, boundary_noise=1, occluder=1, missing_limb=1).with_corruption(0.0)
+    assert all(np.array_equal(corrupt(mask, rng, clean), mask) for _ in range(5))
+    assert clean.scale_jitter == AugmentConfig().scale_jitter and clean.height_noise_m > 0  # the rest stays
+    assert AugmentConfig().with_corruption(0.5).morphology == 0.5 * AugmentConfig().morphology
+
+
+def test_eval_on_corrupted_inputs_is_its_own_report(trained, smoke_dataset, tmp_path):
+    _, result = trained
+    reports = []
+    for flags in ([], ["--corrupt"], ["--corrupt"]):
+        run = CliRunner().invoke(main, ["eval", "--checkpoint", str(result.out / "best.pt"), "--data",
+                                        str(smoke_dataset), "--split", "test", "--baseline-rows", "0",
+                                        "--out", str(tmp_path), *flags])
+        assert run.exit_code == 0, run.output
+        reports.append(json.loads((tmp_path / ("eval_corrupted.json" if flags else "eval.json")).read_text()))
+    clean, corrupted, again = reports
+    assert not clean["corrupted"] and corrupted["corrupted"] and corrupted["subjects"] == clean["subjects"]
+    assert corrupted["model"]["pve_t_mm"] != clean["model"]["pve_t_mm"]  # other inputs, other errors
+    assert again["model"] == corrupted["model"]  # seeded: the same corruptions every run
+    assert "inputs corrupted as in training" in (tmp_path / "eval_corrupted.md").read_text()
 
 
 def test_eval_on_a_truncated_shard_is_one_clear_line(trained, smoke_dataset, tmp_path):

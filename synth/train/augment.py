@@ -8,7 +8,7 @@ user would type in. All draws use the given rng.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -27,6 +27,14 @@ class AugmentConfig:
     shift_jitter: float = 0.04
     height_noise_m: float = 0.015  # std of a user's error reporting their height
     weight_noise_kg: float = 1.0  # std of a user's error reporting their weight
+
+    def with_corruption(self, scale: float) -> AugmentConfig:
+        """This config with every mask corruption's probability times `scale` (0: clean
+        masks; framing jitter and height / weight noise unchanged)."""
+        return replace(self, **{name: scale * getattr(self, name) for name in _MASK_CORRUPTIONS})
+
+
+_MASK_CORRUPTIONS = ("morphology", "boundary_noise", "occluder", "missing_limb")
 
 
 _CROP_MARGIN = 4  # px around the body: room for a 2 px dilation and the 1 px edge around it

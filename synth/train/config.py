@@ -13,9 +13,12 @@ from synth.validation import apply_overrides, build_sections, plain_dict, read_t
 class DataSection:
     """uri: dataset folder or URI (s3://...); *_split: split names; views: views fed to
     the net, in order; input_size: framed silhouette side, pixels; num_workers: DataLoader
-    workers; shuffle_buffer: rows mixed in memory per worker; train_rows: train on the
-    first rows of the train split only (at least this many, whole row groups; 0 = all),
-    for data-scaling curves."""
+    workers; shuffle_buffer: rows mixed in memory per worker; augment: corrupt training
+    inputs like real masks and typed-in numbers (`synth.train.augment`); corruption: scales
+    the probability of each mask corruption (erosion / dilation, boundary noise, occluder,
+    missing limb; 0 = clean masks, framing jitter and height / weight noise stay);
+    train_rows: train on the first rows of the train split only (at least this many, whole
+    row groups; 0 = all), for data-scaling curves."""
 
     uri: str = "outputs/quickstart"
     train_split: str = "train"
@@ -25,6 +28,7 @@ class DataSection:
     num_workers: int = 1
     shuffle_buffer: int = 256
     augment: bool = True
+    corruption: float = 1.0
     train_rows: int = 0
 
 
@@ -98,7 +102,8 @@ _CLASSES = {"data": DataSection, "model": ModelSection, "optim": OptimSection, "
 _LIMITS = {
     "data.uri": ("str", 1, 4096), "data.train_split": ("str", 1, 64), "data.val_split": ("str", 1, 64),
     "data.views": ("names", 1, 16), "data.input_size": ("int", 32, 512), "data.num_workers": ("int", 0, 64),
-    "data.shuffle_buffer": ("int", 1, 100_000), "data.augment": ("bool", 0, 1), "data.train_rows": ("int", 0, 10**9),
+    "data.shuffle_buffer": ("int", 1, 100_000), "data.augment": ("bool", 0, 1),
+    "data.corruption": ("float", 0, 1), "data.train_rows": ("int", 0, 10**9),
     "model.width": ("int", 4, 256), "model.known_height": ("bool", 0, 1),
     "model.known_weight": ("bool", 0, 1), "model.grid": ("int", 1, 16), "model.skip_pixels": ("int", 0, 128),
     "model.measurements": ("bool", 0, 1),

@@ -89,21 +89,24 @@ def _summary(errors: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]
     return summary
 
 
-def _stream(uri: str, split: str, meta: dict[str, Any]) -> SilhouetteStream:
+def _stream(uri: str, split: str, meta: dict[str, Any], corrupted: bool = False) -> SilhouetteStream:
     return SilhouetteStream(StreamConfig(uri=uri, split=split, views=tuple(meta["views"]),
-                                         input_size=meta["input_size"], augment=AugmentConfig(enabled=False),
+                                         input_size=meta["input_size"], augment=AugmentConfig(enabled=corrupted),
                                          shuffle_buffer=1, repeat=False))
 
 
 def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, train_split: str = "train",
-             baseline_rows: int = 4000, train_uri: str | None = None) -> dict[str, Any]:
+             baseline_rows: int = 4000, train_uri: str | None = None, corrupted: bool = False) -> dict[str, Any]:
     """The report of the module docstring; `baseline_rows` rows of `train_split` of
-    `train_uri` (default: `uri`) fit the baselines (0: mean body only)."""
+    `train_uri` (default: `uri`) fit the baselines (0: mean body only). `corrupted`: the
+    test inputs get the training corruptions at full strength (masks, framing, height and
+    weight noise; seeded, so every run draws the same), as stand-ins for real masks and
+    typed-in numbers; the baselines are still fitted on clean rows."""
     state = load_checkpoint(checkpoint)
     meta, net, stats = state["meta"], state["model"], state["stats"]
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     mapper, measurer = CapturePoseMapper(model), BodyMeasurer(model)
-    data = _stream(uri, split, meta)
+    data = _stream(uri, split, meta, corrupted)
     baselines = (fit_baselines(_stream(train_uri or uri, train_split, meta), net.config, baseline_rows)
                  if baseline_rows else [])
     heads = net.config.measurement_size > 0
@@ -138,6 +141,7 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
                 errors[method].setdefault(name, []).append(values)
     return {"checkpoint": str(checkpoint), "data": uri, "split": split, "subjects": subjects,
             "baselines_fitted_on": f"{train_uri or uri} ({train_split})",
+            "corrupted": corrupted,
             "views": meta["views"], "body_model": model.version, "known_height": net.config.known_height,
             "known_weight": net.config.known_weight,
             "measurements_from": "measurement heads" if heads else "mesh",
@@ -155,10 +159,12 @@ def markdown(report: dict[str, Any]) -> str:
     mesh = report.get("model_mesh")
     heads = ("; the net's measurements come from its measurement heads ('net mesh': measured on its "
              "predicted mesh instead)" if mesh else "")
-    lines = [f"# Evaluation on {report['data']} ({report['split']}, {report['subjects']} subjects)", "",
+    given = "reported (true + noise)" if report.get("corrupted") else "true"
+    lines = [f"# Evaluation on {report['data']} ({report['split']}, {report['subjects']} subjects"
+             f"{', inputs corrupted as in training' if report.get('corrupted') else ''})", "",
              f"Views: {', '.join(report['views'])}; body model {report['body_model']}"
-             f"{'; the net and baselines were given each true height' if report['known_height'] else ''}"
-             f"{'; the net and baselines were given each true weight' if report.get('known_weight') else ''}"
+             f"{f'; the net and baselines were given each {given} height' if report['known_height'] else ''}"
+             f"{f'; the net and baselines were given each {given} weight' if report.get('known_weight') else ''}"
              f"{heads}. Errors in mm "
              f"(body fat in %BF points); baselines fitted on {report.get('baselines_fitted_on', 'the training split')}.",
              "",
@@ -177,7 +183,9 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """eval.{json,md} in `out` (eval_corrupted.* for a report on corrupted inputs)."""
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "eval.json", json.dumps(report, indent=2).encode())
-    atomic_write_bytes(out / "eval.md", markdown(report).encode())
-    return out / "eval.json", out / "eval.md"
+    stem = "eval_corrupted" if report.get("corrupted") else "eval"
+    atomic_write_bytes(out / f"{stem}.json", json.dumps(report, indent=2).encode())
+    atomic_write_bytes(out / f"{stem}.md", markdown(report).encode())
+    return out / f"{stem}.json", out / f"{stem}.md"

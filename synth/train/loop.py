@@ -67,7 +67,8 @@ def stream(config: TrainConfig, split: str, train: bool) -> SilhouetteStream:
     data = config.data
     return SilhouetteStream(StreamConfig(
         uri=data.uri, split=split, views=data.views, input_size=data.input_size,
-        augment=AugmentConfig(enabled=train and data.augment), shuffle_buffer=data.shuffle_buffer if train else 1,
+        augment=AugmentConfig(enabled=train and data.augment).with_corruption(data.corruption),
+        shuffle_buffer=data.shuffle_buffer if train else 1,
         seed=config.run.seed, repeat=train, max_rows=data.train_rows if split == data.train_split else 0))
 
 
