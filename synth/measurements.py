@@ -130,16 +130,14 @@ def loop_length(mesh: trimesh.Trimesh, origin: np.ndarray, normal: np.ndarray, i
     return float("nan") if loop is None else loop.exterior.length
 
 
-def _takes_in(mesh: trimesh.Trimesh, point: np.ndarray, bones: list[tuple[np.ndarray, np.ndarray]]) -> bool:
-    """Whether the horizontal loop through `point` that encloses it also encloses a place
-    where one of the bones (3D segments) crosses its plane."""
-    loop, to_3d = _plane_loop(mesh, point, np.array([0.0, 1.0, 0.0]), point)
-    if loop is None:
-        return False
+def _encloses_bone(loop, to_3d: np.ndarray, y: float, bones: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether a horizontal section loop at height `y` (shapely polygon with its (4, 4)
+    plane-to-world transform) encloses a place where one of the bones (3D segments)
+    crosses its plane."""
     to_plane = np.linalg.inv(to_3d)
     for a, b in bones:
-        if (a[1] - point[1]) * (b[1] - point[1]) <= 0 and a[1] != b[1]:
-            crossing = a + (point[1] - a[1]) / (b[1] - a[1]) * (b - a)
+        if (a[1] - y) * (b[1] - y) <= 0 and a[1] != b[1]:
+            crossing = a + (y - a[1]) / (b[1] - a[1]) * (b - a)
             if loop.contains(Point(*(to_plane @ np.append(crossing, 1.0))[:2])):
                 return True
     return False
@@ -223,36 +221,41 @@ class BodyMeasurer:
                 & (x > min(left, right)) & (x < max(left, right)))
         return float(vertices[band][np.argmin(vertices[band, 2]), 1])
 
-    def chest_point(self, mesh: trimesh.Trimesh, joints: np.ndarray) -> np.ndarray:
-        """(3,) the chest landmark: on the torso axis, a quarter of the hip-to-shoulder joint
-        span below the shoulders, stepped down under the arms where the loop there takes
-        them in (the chest loop's plane is horizontal through it)."""
+    def _levels(self, joints: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Heights (m) of the shoulder joints and of the hip joints (each pair's mean), and
+        the torso axis (x, z): between the hip joints, at the spine joints' depth."""
         j = self._joint
         shoulder_y = 0.5 * (joints[j["shoulder"], 1] + joints[self._right_shoulder, 1])
         hip_y = 0.5 * (joints[j["hip"], 1] + joints[self._right_hip, 1])
-        point = np.array([0.5 * (joints[j["hip"], 0] + joints[self._right_hip, 0]),
-                          shoulder_y - 0.25 * (shoulder_y - hip_y), joints[self._spine, 2].mean()])
+        return shoulder_y, hip_y, np.array([0.5 * (joints[j["hip"], 0] + joints[self._right_hip, 0]),
+                                            joints[self._spine, 2].mean()])
+
+    def chest(self, mesh: trimesh.Trimesh, joints: np.ndarray) -> tuple[np.ndarray, float]:
+        """The chest landmark (3,): on the torso axis, a quarter of the hip-to-shoulder joint
+        span below the shoulders, stepped down under the arms where the loop there takes
+        them in; and the length (m) of its horizontal loop (NaN if none encloses it)."""
+        shoulder_y, hip_y, center = self._levels(joints)
+        span = shoulder_y - hip_y
+        point = np.array([center[0], shoulder_y - 0.25 * span, center[1]])
         bones = [(joints[a], joints[b]) for arm in self._arms for a, b in zip(arm, arm[1:])]
-        lowest = point[1] - _UNDER_ARMS_SPAN * (shoulder_y - hip_y)
-        while point[1] - _UNDER_ARMS_STEP_M >= lowest and _takes_in(mesh, point, bones):
+        lowest = point[1] - _UNDER_ARMS_SPAN * span
+        while True:
+            loop, to_3d = _plane_loop(mesh, point, np.array([0.0, 1.0, 0.0]), point)
+            if (loop is None or point[1] - _UNDER_ARMS_STEP_M < lowest
+                    or not _encloses_bone(loop, to_3d, point[1], bones)):
+                return point, float("nan") if loop is None else loop.exterior.length
             point[1] -= _UNDER_ARMS_STEP_M
-        return point
 
     def measure(self, vertices: np.ndarray, joints: np.ndarray, female: float) -> Measurements:
         """Measurements of one neutral-pose body: vertices (V, 3), joints (J, 3), meters."""
         mesh = trimesh.Trimesh(vertices, self.model.faces, process=False)
         j = self._joint
-        shoulder_y = 0.5 * (joints[j["shoulder"], 1] + joints[self._right_shoulder, 1])
-        hip_y = 0.5 * (joints[j["hip"], 1] + joints[self._right_hip, 1])
+        shoulder_y, hip_y, center = self._levels(joints)
         span = shoulder_y - hip_y
-        center = np.array([0.5 * (joints[j["hip"], 0] + joints[self._right_hip, 0]),
-                           joints[self._spine, 2].mean()])
-        up = np.array([0.0, 1.0, 0.0])
         height = float(vertices[:, 1].max() - vertices[:, 1].min())
         neck_base, neck_top = joints[self._neck[0]], joints[self._neck[1]]
         neck_mid = 0.5 * (neck_base + neck_top)
-        chest_at = self.chest_point(mesh, joints)
-        chest = loop_length(mesh, chest_at, up, chest_at)
+        _, chest = self.chest(mesh, joints)
         waist = np.nanmin(self._torso_loop(mesh, hip_y + span * np.linspace(*_WAIST_BAND, _SEARCH_PLANES), center))
         # the pelvis levels take their inside point at the hip joints' depth: on lean bodies the
         # spine joints can lie behind the lower back's surface

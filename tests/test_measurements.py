@@ -91,8 +91,7 @@ def test_chest_loop_passes_under_arms_that_touch_the_torso(anny_model):
     for vertices, joints in zip(*measurer.rest_bodies(shapes)):
         mesh = trimesh.Trimesh(vertices, anny_model.faces, process=False)
         shoulder_y, hip_y = (joints[[sk.index(n) for n in pair], 1].mean() for pair in (sk.shoulder, sk.hip))
-        point = measurer.chest_point(mesh, joints)
-        label = loop_length(mesh, point, up, point)
+        point, label = measurer.chest(mesh, joints)
         chests.append((shoulder_y - 0.25 * (shoulder_y - hip_y) - point[1], label,
                        loop_length(mesh, point + 0.005 * up, up, point + 0.005 * up)))
     (neutral_drop, _, _), (heavy_drop, heavy, above) = chests
