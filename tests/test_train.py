@@ -20,6 +20,7 @@ from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
 from synth.measurements import MEASUREMENT_NAMES
 from synth.train.evaluate import scale_corrected
+from synth.train.framing import MARGIN, frame_silhouette
 from synth.train.loop import measurement_loss, train
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.model import NetConfig, SilhouetteNet
@@ -370,6 +371,33 @@ def test_checkpoints_from_before_the_linear_path_still_load(tmp_path):
     loaded = load_checkpoint(tmp_path / "old.pt")
     assert loaded["model"].config.grid == 1 and loaded["model"].linear is None
     assert loaded["model"].measurement_head is None and loaded["stats"].measurement_mean is None
+
+
+def test_framing_keeps_each_rows_width_to_a_twentieth_of_a_pixel():
+    """Every framed row holds the body's mean width over the source rows it spans (sampling
+    each pixel at one point reads it to about a quarter of a pixel: widths are what
+    circumferences are made of)."""
+    mask = np.zeros((256, 256), bool)
+    widths = (40 + 25 * np.sin(np.arange(256) / 9.0)).astype(int)
+    for y in range(20, 236):
+        mask[y, 100 - widths[y] // 2: 100 - widths[y] // 2 + widths[y]] = True
+    framed = frame_silhouette(mask, 64)
+    side = 216 * (1 + 2 * MARGIN)  # the box is 216 rows tall, centred on row 128
+    edges = 128 - side / 2 + np.arange(65) * side / 64
+    rows = np.arange(256)
+    expected = [(np.clip(np.minimum(rows + 1, hi) - np.maximum(rows, lo), 0, None) * mask.sum(1)).sum() / (hi - lo)
+                for lo, hi in zip(edges[:-1], edges[1:])]
+    assert np.abs(framed.sum(1) * side / 64 - expected).max() < 0.05 * side / 64
+
+
+def test_a_checkpoint_trained_on_point_sampled_frames_is_refused_in_one_line(trained, smoke_dataset, tmp_path):
+    _, result = trained
+    state = torch.load(result.out / "best.pt", weights_only=False)
+    torch.save({**state, "format": "synth-checkpoint/1"}, tmp_path / "old.pt")
+    run = CliRunner().invoke(main, ["eval", "--checkpoint", str(tmp_path / "old.pt"), "--data", str(smoke_dataset),
+                                    "--split", "test", "--baseline-rows", "0", "--out", str(tmp_path)])
+    assert run.exit_code != 0 and "Traceback" not in run.output and len(run.output.strip().splitlines()) == 1
+    assert "point-sampled" in run.output and "retrain" in run.output
 
 
 def test_corruption_changes_masks_but_keeps_a_body():

@@ -13,7 +13,8 @@ from synth.dataset.atomic import atomic_write_bytes
 from synth.train.gate import SilhouetteGate
 from synth.train.model import NetConfig, SilhouetteNet
 
-FORMAT = "synth-checkpoint/1"
+FORMAT = "synth-checkpoint/2"  # 2: nets read area-averaged frames (`synth.train.framing`)
+_POINT_SAMPLED = "synth-checkpoint/1"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
         state = torch.load(path, map_location=device, weights_only=False)
     except Exception as err:  # torch raises many types for bad files
         raise SynthError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from err
+    if isinstance(state, dict) and state.get("format") == _POINT_SAMPLED:
+        raise SynthError(f"{path} was trained on point-sampled silhouette frames ({_POINT_SAMPLED}); frames are "
+                         f"area-averaged since {FORMAT}, so retrain it with `synth train`")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SynthError(f"{path} is not a synth checkpoint ({FORMAT})")
     net = SilhouetteNet(NetConfig(**state["net_config"]))
