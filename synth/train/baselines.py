@@ -26,6 +26,9 @@ from synth.train.model import SCALAR_INPUTS, NetConfig
 
 BASELINE_PIXELS = 32
 RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+# features vary at least this much once standardised: a pooled pixel the body covers in
+# almost no training frame would otherwise be scaled up until a test frame's fringe there swamps the fit
+_MIN_STD = 0.05
 
 
 def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars: tuple[str, ...]) -> np.ndarray:
@@ -71,7 +74,7 @@ def _choose_ridge(x: np.ndarray, y: np.ndarray) -> float:
 
 def _fit(name: str, target: str, x: np.ndarray, y: np.ndarray, silhouettes: bool,
          scalars: tuple[str, ...]) -> RidgeBaseline:
-    x_mean, x_std = x.mean(0), x.std(0) + 1e-6
+    x_mean, x_std = x.mean(0), np.maximum(x.std(0), _MIN_STD)
     with warnings.catch_warnings():  # a label no row has (volume of an open mesh) stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         y_mean = np.nanmean(y, 0)
