@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+import synth  # noqa: F401  (first: its OpenMP setting must come before torch loads, see synth/__init__.py)
 import numpy as np
 
 from body_models import source_from_env
