@@ -31,11 +31,11 @@ from synth.measurements import BodyMeasurer
 from synth.photo.checks import capture_problem
 from synth.photo.segment import Segmenter
 from synth.train.augment import AugmentConfig
-from synth.train.bodies import denormalise, model_for
+from synth.train.bodies import denormalise, model_for, net_measurements
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig, list_shards
-from synth.train.evaluate import net_measurements, subject_errors
-from synth.train.framing import frame_silhouette
+from synth.train.evaluate import subject_errors
+from synth.train.framing import frame_views
 from synth.train.model import run_net
 from synth.train.predict import view_kinds
 
@@ -71,8 +71,10 @@ def _rows(uri: str, split: str, columns: list[str]):
         yield from pq.read_table(path, filesystem=filesystem, columns=columns).to_pylist()
 
 
-def segment_dataset(uri: str, split: str, views: list[str], kinds: list[str], gate, input_size: int):
-    """Per subject index: photo frames (V, S, S) or the refusal reason; IoUs per view; example tiles."""
+def segment_dataset(uri: str, split: str, views: list[str], kinds: list[str], gate, input_size: int,
+                    framings: tuple = ()):
+    """Per subject index: photo frames (1 + K, V, S, S; `synth.train.framing.frame_views`) or the
+    refusal reason; IoUs per view; example tiles."""
     segmenter = Segmenter()
     frames, refused, ious, tiles = {}, {}, {v: [] for v in views}, []
     seconds, count = 0.0, 0
@@ -92,10 +94,10 @@ def segment_dataset(uri: str, split: str, views: list[str], kinds: list[str], ga
                 tiles.append(_example(rgb, truth, seg.mask))
         if problem is None:
             try:
-                stack = np.stack([frame_silhouette(m, input_size) for m in masks])
+                framed = frame_views(masks, input_size, framings)
                 if gate is not None:
-                    gate.check(stack, views, views)
-                frames[row["subject_index"]] = stack
+                    gate.check(framed[0], views, views)
+                frames[row["subject_index"]] = framed
             except SynthError as err:
                 problem = str(err)
         if problem is not None:
@@ -119,22 +121,24 @@ def evaluate_photos(checkpoint: Path, uri: str, split: str, source: BodyModelSou
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     mapper, measurer = CapturePoseMapper(model), BodyMeasurer(model)
     photo_frames, refused, ious, tiles, ms = segment_dataset(uri, split, views, kinds, state["gate"],
-                                                             meta["input_size"])
+                                                             meta["input_size"], state["framings"])
     stream = SilhouetteStream(StreamConfig(uri=uri, split=split, views=tuple(views), input_size=meta["input_size"],
-                                           augment=AugmentConfig(enabled=False), shuffle_buffer=1, repeat=False))
+                                           augment=AugmentConfig(enabled=False), shuffle_buffer=1, repeat=False,
+                                           framings=state["framings"]))
     errors = {"true silhouettes": {}, "photos": {}}
     for batch in torch.utils.data.DataLoader(stream, batch_size=32):
         keep = [i for i, index in enumerate(batch["subject_index"].tolist()) if index in photo_frames]
         if not keep:
             continue
         batch = {k: v[keep] for k, v in batch.items()}
-        by_photo = dict(batch, silhouettes=torch.from_numpy(
-            np.stack([photo_frames[i] for i in batch["subject_index"].tolist()])))
+        framed = torch.from_numpy(np.stack([photo_frames[i] for i in batch["subject_index"].tolist()]))
+        by_photo = dict(batch, silhouettes=framed[:, 0], reframed=framed[:, 1:])
         for path, inputs in (("true silhouettes", batch), ("photos", by_photo)):
             with torch.no_grad():
                 predicted = denormalise(run_net(net, inputs), stats)
-            for name, values in subject_errors(model, mapper, net_measurements(predicted, model, measurer),
-                                               predicted["shape"], predicted["capture_pose"], batch).items():
+            measured = net_measurements(predicted, model, measurer, state["stack"])[0]
+            for name, values in subject_errors(model, mapper, measured, predicted["shape"], predicted["capture_pose"],
+                                               batch).items():
                 errors[path].setdefault(name, []).append(values)
     subjects = len(photo_frames) + len(refused)
     reasons: dict[str, int] = {}

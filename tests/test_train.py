@@ -13,17 +13,19 @@ from torch.utils.data import DataLoader
 
 from body_models import SynthError
 from synth.cli import main
+from synth.images import decode_silhouette
 from synth.train.augment import AugmentConfig, corrupt, reported_height, reported_weight
-from synth.train.baselines import RIDGES, fit_baselines
+from synth.train.baselines import fit_baselines
 from synth.train.bodies import LINEAR_STRIDE, clamp_shape, linearise, mean_vertex_error, neutral_vertices
 from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
 from synth.measurements import MEASUREMENT_NAMES
 from synth.train.evaluate import scale_corrected
-from synth.train.framing import MARGIN, frame_silhouette
+from synth.train.framing import MARGIN, TEST_FRAMINGS, frame_silhouette, frame_views, inference_framings
 from synth.train.loop import measurement_loss, train
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
-from synth.train.model import NetConfig, SilhouetteNet
+from synth.train.model import NetConfig, SilhouetteNet, average_framings, run_net
+from synth.train.ridge import RIDGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,8 +60,9 @@ def test_eval_reports_millimetres_beside_mean_body(trained, smoke_dataset, tmp_p
         for metric in ("pve_t_mm", "pve_t_sc_mm", "pve_mm", "height_mm", "waist_circumference_mm", "body_fat_pts"):
             assert 0 < method[metric]["mean"] < 500 and method[metric]["median"] <= method[metric]["tp90"]
     assert ridge["ridge"] in RIDGES
-    # the net's measurements come from its heads, compared with a ridge to measurements; its mesh's stand beside
-    assert report["measurements_from"] == "measurement heads"
+    # the net's measurements come from its heads and mesh, stacked, compared with a ridge to measurements;
+    # its mesh's stand beside
+    assert report["measurements_from"] == "measurement heads and mesh, stacked"
     direct = report["baselines"]["ridge on silhouettes, to measurements"]
     assert "pve_t_mm" not in direct and 0 < direct["waist_circumference_mm"]["mean"] < 500
     assert "pve_t_mm" not in report["model_mesh"]
@@ -255,7 +258,8 @@ def test_predict_writes_mesh_and_json(trained, smoke_dataset, tmp_path, anny_mod
     assert len(mesh.vertices) == 13718 and mesh.bounds[0][1] == pytest.approx(0, abs=1e-4)
     report = json.loads((out / "prediction.json").read_text())
     assert list(report["shape"]) == list(anny_model.shape_space.labels)  # the dataset's (body) shape space
-    assert 1.0 < report["measurements"]["height_m"] < 2.3 and report["measurements_from"] == "measurement heads"
+    assert 1.0 < report["measurements"]["height_m"] < 2.3
+    assert report["measurements_from"] == "measurement heads and mesh, stacked"
     assert 1.0 < report["mesh_measurements"]["height_m"] < 2.3
     assert report["measurements"]["waist_circumference_m"] != report["mesh_measurements"]["waist_circumference_m"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "left.png", "pred"]  # inputs not copied
@@ -367,10 +371,12 @@ def test_checkpoints_from_before_the_linear_path_still_load(tmp_path):
         del state["net_config"][key]
     for key in ("measurement_mean", "measurement_std"):
         del state["stats"][key]
+    del state["stack"]
     torch.save(state, tmp_path / "old.pt")
     loaded = load_checkpoint(tmp_path / "old.pt")
     assert loaded["model"].config.grid == 1 and loaded["model"].linear is None
     assert loaded["model"].measurement_head is None and loaded["stats"].measurement_mean is None
+    assert loaded["stack"] is None and loaded["framings"] == ()  # written before stacks: the heads report
 
 
 def test_framing_keeps_each_rows_width_to_a_twentieth_of_a_pixel():
@@ -470,3 +476,48 @@ def test_linearised_body_matches_the_body_model_near_its_shape(anny_model):
     assert (exact > 1e-3).all() and (ratio > 0.6).all() and (ratio < 1.2).all()  # each body within its kinks
     assert 0.9 < float(linear.sum() / exact.sum()) < 1.1  # and the loss it stands in for, over a batch
 
+
+
+def test_inference_framings_are_fixed_and_inside_the_training_jitter():
+    augment = AugmentConfig()
+    framings = inference_framings(augment.scale_jitter, augment.shift_jitter)
+    assert framings == inference_framings(augment.scale_jitter, augment.shift_jitter) and len(framings) == TEST_FRAMINGS
+    for scale, x, y in framings:
+        assert abs(scale - 1) <= augment.scale_jitter and max(abs(x), abs(y)) <= augment.shift_jitter
+    assert len(set(framings)) == len(framings) and (1.0, 0.0, 0.0) not in framings
+
+
+def test_a_stream_with_framings_frames_each_mask_each_way(smoke_dataset):
+    framings = ((0.95, 0.02, -0.01), (1.05, -0.03, 0.0))
+    config = StreamConfig(uri=str(smoke_dataset), split="test", views=("front", "left"), input_size=32,
+                          augment=AugmentConfig(enabled=False), shuffle_buffer=1, repeat=False, framings=framings)
+    row = next(SilhouetteStream(config).rows())
+    sample = SilhouetteStream(config).sample(row, np.random.default_rng(0))
+    masks = [decode_silhouette(row["silhouettes"][row["view_names"].index(v)]["bytes"]) for v in ("front", "left")]
+    assert sample["reframed"].shape == (2, 2, 32, 32)
+    assert np.array_equal(torch.cat([sample["silhouettes"][None], sample["reframed"]]).numpy(),
+                          frame_views(masks, 32, framings))
+    assert not np.array_equal(sample["reframed"][0].numpy(), sample["silhouettes"].numpy())
+
+
+def test_averaging_framings_of_one_frame_is_the_nets_output():
+    torch.manual_seed(0)
+    net = SilhouetteNet(NetConfig(views=2, shape_size=5, pose_size=3, width=4, input_size=32, known_height=True,
+                                  skip_pixels=8, measurement_size=4)).eval()
+    frames, height = torch.rand(3, 2, 32, 32), torch.tensor([1.6, 1.7, 1.8])
+    with torch.no_grad():
+        single = net(frames, height)
+        same = average_framings(net, frames[:, None].expand(-1, 3, -1, -1, -1), height)
+        mixed = run_net(net, {"silhouettes": frames, "reframed": torch.rand(3, 2, 2, 32, 32), "height_input_m": height})
+    for name in single:
+        assert torch.allclose(same[name], single[name], atol=1e-5) and same[name].shape == single[name].shape
+    assert not torch.allclose(mixed["shape"], single["shape"])
+
+
+def test_training_ends_with_a_stack_and_framings_follow_the_augmentation(trained, trained_with_height):
+    _, result = trained
+    plain, augmented = load_checkpoint(result.out / "best.pt"), load_checkpoint(trained_with_height.out / "best.pt")
+    assert plain["framings"] == () and len(augmented["framings"]) == TEST_FRAMINGS
+    assert plain["stack"].rows == 24 and augmented["stack"].rows == 24  # the smoke build's training rows
+    assert plain["stack"].fit.weights.shape == (2 * len(MEASUREMENT_NAMES), len(MEASUREMENT_NAMES))
+    assert load_checkpoint(result.out / "last.pt")["stack"] is None  # resume state, not a finished net

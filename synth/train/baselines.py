@@ -7,13 +7,11 @@
   downsampled to `BASELINE_PIXELS` x `BASELINE_PIXELS`, plus those scalar inputs.
 - for nets with measurement heads, the same ridge regressing the measurements directly
   (labels a row lacks filled with the training mean), so heads are compared with heads.
-Features are standardised; the ridge strength is picked from `RIDGES` on the last fifth of
-the training rows, then the model is refitted on all of them. Shape baselines are measured
-on their neutral mesh; their posed-body errors use the training mean pose.
+Each is a `synth.train.ridge` fit. Shape baselines are measured on their neutral mesh;
+their posed-body errors use the training mean pose.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +21,9 @@ from torch.utils.data import DataLoader
 from synth.train.data import SilhouetteStream
 from synth.train.framing import pool_silhouettes
 from synth.train.model import SCALAR_INPUTS, NetConfig
+from synth.train.ridge import Ridge, fit_ridge
 
 BASELINE_PIXELS = 32
-RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
-# features vary at least this much once standardised: a pooled pixel the body covers in
-# almost no training frame would otherwise be scaled up until a test frame's fringe there swamps the fit
-_MIN_STD = 0.05
 
 
 def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars: tuple[str, ...]) -> np.ndarray:
@@ -41,46 +36,16 @@ def baseline_features(batch: dict[str, torch.Tensor], silhouettes: bool, scalars
 
 @dataclass(frozen=True)
 class RidgeBaseline:
-    """target (the batch key "shape" or "measurements") = ((x - x_mean) / x_std) @ weights
-    + y_mean; ridge: the chosen strength."""
+    """target (the batch key "shape" or "measurements") = fit(features of the batch)."""
 
     name: str
     target: str
     silhouettes: bool
     scalars: tuple[str, ...]
-    x_mean: np.ndarray
-    x_std: np.ndarray
-    weights: np.ndarray
-    y_mean: np.ndarray
-    ridge: float
+    fit: Ridge
 
     def predict(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = (baseline_features(batch, self.silhouettes, self.scalars) - self.x_mean) / self.x_std
-        return torch.from_numpy(x @ self.weights + self.y_mean).float()
-
-
-def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
-    """(F, T) ridge weights for centred features x (N, F) and centred targets y (N, T)."""
-    return np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
-
-
-def _choose_ridge(x: np.ndarray, y: np.ndarray) -> float:
-    """The strength from `RIDGES` with the lowest squared error on the last fifth of the
-    rows when fitted on the rest (x, y centred)."""
-    split = int(0.8 * len(x))
-    errors = [((x[split:] @ _solve(x[:split], y[:split], r) - y[split:]) ** 2).mean() for r in RIDGES]
-    return RIDGES[int(np.argmin(errors))]
-
-
-def _fit(name: str, target: str, x: np.ndarray, y: np.ndarray, silhouettes: bool,
-         scalars: tuple[str, ...]) -> RidgeBaseline:
-    x_mean, x_std = x.mean(0), np.maximum(x.std(0), _MIN_STD)
-    with warnings.catch_warnings():  # a label no row has (volume of an open mesh) stays NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        y_mean = np.nanmean(y, 0)
-    xs, yc = (x - x_mean) / x_std, np.nan_to_num(y - y_mean)
-    ridge = _choose_ridge(xs, yc)
-    return RidgeBaseline(name, target, silhouettes, scalars, x_mean, x_std, _solve(xs, yc, ridge), y_mean, ridge)
+        return torch.from_numpy(self.fit(baseline_features(batch, self.silhouettes, self.scalars))).float()
 
 
 def fit_baselines(train: SilhouetteStream, net: NetConfig, rows: int) -> list[RidgeBaseline]:
@@ -103,5 +68,5 @@ def fit_baselines(train: SilhouetteStream, net: NetConfig, rows: int) -> list[Ri
         y = np.concatenate([b[target].double().numpy() for b in batches])
         for name, silhouettes in inputs:
             x = np.concatenate([baseline_features(b, silhouettes, scalars) for b in batches])
-            fitted.append(_fit(name + suffix, target, x, y, silhouettes, scalars))
+            fitted.append(RidgeBaseline(name + suffix, target, silhouettes, scalars, fit_ridge(x, y)))
     return fitted

@@ -1,16 +1,19 @@
 """Body meshes from predicted or true parameters, shared by training, eval and predict."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from body_models import BodyModel, BodyModelSource, SynthError, create
 from body_models.capture_pose import CapturePoseMapper
 from synth.dataset.manifest import MANIFEST, read_manifest
+from synth.measurements import BodyMeasurer
 from synth.storage import Store
 from synth.train.checkpoint import TargetStats
+from synth.train.stacking import MeasurementStack
 
 
 def dataset_body_model(uri: str, source: BodyModelSource) -> tuple[BodyModel, dict[str, Any]]:
@@ -53,6 +56,23 @@ def denormalise(outputs: dict[str, torch.Tensor], stats: TargetStats) -> dict[st
 def clamp_shape(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:
     low, high = (torch.from_numpy(b).to(shape) for b in model.shape_space.bounds())
     return torch.maximum(torch.minimum(shape, high), low)
+
+
+def mesh_measurements(model: BodyModel, measurer: BodyMeasurer, shape: torch.Tensor) -> np.ndarray:
+    """(B, M) measurements of the neutral meshes of `shape` (clamped to the model's bounds)."""
+    return np.array([astuple(m) for m in measurer.measure_shapes(clamp_shape(model, shape).cpu().numpy())])
+
+
+def net_measurements(predicted: dict[str, torch.Tensor], model: BodyModel, measurer: BodyMeasurer,
+                     stack: MeasurementStack | None) -> tuple[np.ndarray, np.ndarray]:
+    """(B, M) the net's measurements and (B, M) those of its predicted mesh. The net's are
+    its measurement stack's when the checkpoint has one, else its measurement heads' when
+    it has them, else the mesh's."""
+    mesh = mesh_measurements(model, measurer, predicted["shape"])
+    if "measurements" not in predicted:
+        return mesh, mesh
+    heads = predicted["measurements"].cpu().double().numpy()
+    return (heads if stack is None else stack(heads, mesh)), mesh
 
 
 def neutral_vertices(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:

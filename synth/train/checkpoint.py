@@ -10,8 +10,11 @@ import torch
 
 from body_models import SynthError
 from synth.dataset.atomic import atomic_write_bytes
+from synth.train.augment import AugmentConfig
+from synth.train.framing import inference_framings
 from synth.train.gate import SilhouetteGate
 from synth.train.model import NetConfig, SilhouetteNet
+from synth.train.stacking import MeasurementStack
 
 FORMAT = "synth-checkpoint/2"  # 2: nets read area-averaged frames (`synth.train.framing`)
 _POINT_SAMPLED = "synth-checkpoint/1"
@@ -37,15 +40,17 @@ class TargetStats:
 
 def save_checkpoint(path: Path, net: SilhouetteNet, stats: TargetStats, meta: dict[str, Any],
                     optimizer: torch.optim.Optimizer | None = None, scheduler=None,
-                    gate: SilhouetteGate | None = None) -> None:
+                    gate: SilhouetteGate | None = None, stack: MeasurementStack | None = None) -> None:
     """Write atomically; `meta` holds body model, views, step, config, metrics; `gate`
-    refuses silhouettes unlike the training ones at predict time."""
+    refuses silhouettes unlike the training ones at predict time; `stack` turns the
+    measurement heads' and the mesh's readings into the reported measurements."""
     state = {
         "format": FORMAT,
         "net_config": asdict(net.config),
         "net": net.state_dict(),
         "stats": asdict(stats),
         "gate": gate.to_dict() if gate else None,
+        "stack": stack.to_dict() if stack else None,
         "meta": meta,
         "optimizer": optimizer.state_dict() if optimizer else None,
         "scheduler": scheduler.state_dict() if scheduler else None,
@@ -56,8 +61,11 @@ def save_checkpoint(path: Path, net: SilhouetteNet, stats: TargetStats, meta: di
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
-    """The checkpoint dict with `net` rebuilt, `stats` as TargetStats and `gate` as a
-    SilhouetteGate (None in checkpoints written before the gate); SynthError if unusable."""
+    """The checkpoint dict with `net` rebuilt, `stats` as TargetStats, `gate` as a
+    SilhouetteGate (None in checkpoints written before the gate), `stack` as a
+    MeasurementStack (None before training ended, or before stacks) and `framings`, the
+    test framings its net averages over (none when it trained without augmentation);
+    SynthError if unusable."""
     path = Path(path)
     if not path.is_file():
         raise SynthError(f"checkpoint {path} not found")
@@ -75,4 +83,8 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     state["model"] = net.to(device).eval()
     state["stats"] = TargetStats(**state["stats"]).to(device)
     state["gate"] = SilhouetteGate(**state["gate"]) if state.get("gate") else None
+    state["stack"] = MeasurementStack.from_dict(state["stack"]) if state.get("stack") else None
+    augment = AugmentConfig()
+    state["framings"] = (inference_framings(augment.scale_jitter, augment.shift_jitter)
+                         if state["meta"].get("train_config", {}).get("data", {}).get("augment") else ())
     return state

@@ -77,7 +77,10 @@ class OptimSection:
 class RunSection:
     """out: run folder (checkpoints, metrics.jsonl, curve.png); device: auto, cpu, cuda;
     eval_every: steps between validations; val_batches: batches per validation;
-    stats_rows: training rows used to normalise targets and to fit the silhouette gate."""
+    stats_rows: training rows used to normalise targets and to fit the silhouette gate;
+    stack_rows: training rows the measurement stack (`synth.train.stacking`) is fitted on
+    after the last step, read as in training (0: no stack, the heads' measurements are
+    reported)."""
 
     out: str = "outputs/train"
     device: str = "auto"
@@ -85,6 +88,7 @@ class RunSection:
     eval_every: int = 200
     val_batches: int = 8
     stats_rows: int = 2048
+    stack_rows: int = 2048
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ _LIMITS = {
     "optim.vertex_loss": ("str", 1, 16), "optim.vertex_rows": ("int", 0, 4096),
     "run.out": ("str", 1, 4096), "run.device": ("str", 1, 16), "run.seed": ("int", 0, 2**63 - 1),
     "run.eval_every": ("int", 1, 10**8), "run.val_batches": ("int", 1, 10**6), "run.stats_rows": ("int", 1, 10**7),
+    "run.stack_rows": ("int", 0, 10**7),
 }
 
 

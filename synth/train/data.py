@@ -23,7 +23,7 @@ from synth.images import decode_silhouette
 from synth.measurements import MEASUREMENT_NAMES
 from synth.storage import Store
 from synth.train.augment import AugmentConfig, corrupt, framing_jitter, reported_height, reported_weight
-from synth.train.framing import frame_silhouette
+from synth.train.framing import Framing, frame_silhouette
 
 COLUMNS = ["subject_index", "view_names", "silhouettes", "shape", "capture_pose_rad", "pose", "R", "t",
            *MEASUREMENT_NAMES]
@@ -71,7 +71,9 @@ def view_cameras(row: dict[str, Any], views: tuple[str, ...]) -> np.ndarray:
 class StreamConfig:
     """uri + split: where; views: view names fed to the net, in order; input_size: pixels;
     max_rows: read only the split's first row groups holding at least this many rows
-    (0 = all; whole row groups of `synth.dataset.writer.ROW_GROUP_SIZE` rows)."""
+    (0 = all; whole row groups of `synth.dataset.writer.ROW_GROUP_SIZE` rows); framings:
+    each view is also framed these fixed ways (`synth.train.framing.inference_framings`), for
+    nets that average over framings at test time."""
 
     uri: str
     split: str
@@ -82,13 +84,15 @@ class StreamConfig:
     seed: int = 0
     repeat: bool = True
     max_rows: int = 0
+    framings: tuple[Framing, ...] = ()
 
 
 class SilhouetteStream(IterableDataset):
     """Yields dicts: silhouettes (V, S, S) float32, shape, capture_pose, pose (native), camera (V, 3),
     measurements (M,) (NaN where absent), height_input_m and weight_input_kg (the height and
     weight as a user would type them: noisy when augmenting; NaN without measurements),
-    subject_index."""
+    subject_index; with `framings`, also reframed (K, V, S, S): the same (corrupted) masks
+    framed each of those ways."""
 
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
@@ -122,13 +126,15 @@ class SilhouetteStream(IterableDataset):
     def sample(self, row: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         """One training example from one dataset row."""
         cfg = self.config
-        frames = []
+        frames, reframed = [], []
         for name in cfg.views:
             if name not in row["view_names"]:
                 raise SynthError(f"view '{name}' is not in the dataset (it has {', '.join(row['view_names'])})")
             mask = decode_silhouette(row["silhouettes"][row["view_names"].index(name)]["bytes"])
             scale, shift = framing_jitter(rng, cfg.augment)
-            frames.append(frame_silhouette(corrupt(mask, rng, cfg.augment), cfg.input_size, scale, shift))
+            mask = corrupt(mask, rng, cfg.augment)
+            frames.append(frame_silhouette(mask, cfg.input_size, scale, shift))
+            reframed.append([frame_silhouette(mask, cfg.input_size, s, (x, y)) for s, x, y in cfg.framings])
         cameras = view_cameras(row, cfg.views)
         measurements = [np.nan if row[m] is None else row[m] for m in MEASUREMENT_NAMES]
         height = np.nan if row["height_m"] is None else reported_height(row["height_m"], rng, cfg.augment)
@@ -143,6 +149,7 @@ class SilhouetteStream(IterableDataset):
             "height_input_m": torch.tensor(height, dtype=torch.float32),
             "weight_input_kg": torch.tensor(weight, dtype=torch.float32),
             "subject_index": row["subject_index"],
+            **({"reframed": torch.from_numpy(np.stack(reframed, 1))} if cfg.framings else {}),
         }
 
     def rows(self) -> Iterator[dict[str, Any]]:

@@ -4,16 +4,17 @@ Per subject: PVE-T (mean per-vertex error of the neutral-pose body), PVE-T-SC (t
 after the best uniform scale of the predicted body about its centroid, the SSP-3D
 convention, fair to nets that do not know the height), PVE (posed body, both
 root-centred), height and circumference errors (plane sections, see
-`synth.measurements`; for nets with measurement heads, the heads' values, with those of
-the predicted mesh beside them), all in mm, and the body-fat error in %BF points. Reported as
-mean, median and TP90 (the 90th percentile of the absolute error), in JSON and markdown,
-for the net, the mean body and the ridge baselines of `synth.train.baselines` (fitted on
-the training split), with the net's improvement over each.
+`synth.measurements`; for nets with measurement heads, the measurement stack's values, or
+the heads' for checkpoints without a stack, with those of the predicted mesh beside them),
+all in mm, and the body-fat error in %BF points. Reported as mean, median and TP90 (the
+90th percentile of the absolute error), in JSON and markdown, for the net (its outputs
+averaged over the checkpoint's test framings, `synth.train.framing`), the mean body and
+the ridge baselines of `synth.train.baselines` (fitted on the training split), with the
+net's improvement over each.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,13 @@ from synth.dataset.atomic import atomic_write_bytes
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer
 from synth.train.augment import AugmentConfig
 from synth.train.baselines import fit_baselines
-from synth.train.bodies import clamp_shape, denormalise, mean_vertex_error, model_for, neutral_vertices, posed_vertices
+from synth.train.bodies import (denormalise, mean_vertex_error, mesh_measurements, model_for, net_measurements,
+                                 neutral_vertices, posed_vertices)
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig
-from synth.train.model import run_net
+from synth.train.framing import Framing
+from synth.train.model import SilhouetteNet, run_net
+from synth.train.stacking import MeasurementStack
 
 LENGTHS_MM = [m for m in MEASUREMENT_NAMES if m.endswith("_m")]
 
@@ -58,17 +62,11 @@ def subject_errors(model, mapper, measured: np.ndarray, shape: torch.Tensor | No
     return out
 
 
-def mesh_measurements(model, measurer: BodyMeasurer, shape: torch.Tensor) -> np.ndarray:
-    """(B, M) measurements of the neutral meshes of `shape` (clamped to the model's bounds)."""
-    return np.array([astuple(m) for m in measurer.measure_shapes(clamp_shape(model, shape).cpu().numpy())])
-
-
-def net_measurements(predicted: dict[str, torch.Tensor], model, measurer: BodyMeasurer) -> np.ndarray:
-    """(B, M) the net's measurements: its measurement heads' when it has them, else those
-    of its predicted neutral mesh."""
-    if "measurements" in predicted:
-        return predicted["measurements"].cpu().double().numpy()
-    return mesh_measurements(model, measurer, predicted["shape"])
+def measurements_from(net: SilhouetteNet, stack: MeasurementStack | None) -> str:
+    """Where a checkpoint's reported measurements come from (`synth.train.bodies.net_measurements`)."""
+    if not net.config.measurement_size:
+        return "mesh"
+    return "measurement heads" if stack is None else "measurement heads and mesh, stacked"
 
 
 def scale_corrected(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,10 +87,11 @@ def _summary(errors: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]
     return summary
 
 
-def _stream(uri: str, split: str, meta: dict[str, Any], corrupted: bool = False) -> SilhouetteStream:
+def _stream(uri: str, split: str, meta: dict[str, Any], corrupted: bool = False,
+            framings: tuple[Framing, ...] = ()) -> SilhouetteStream:
     return SilhouetteStream(StreamConfig(uri=uri, split=split, views=tuple(meta["views"]),
                                          input_size=meta["input_size"], augment=AugmentConfig(enabled=corrupted),
-                                         shuffle_buffer=1, repeat=False))
+                                         shuffle_buffer=1, repeat=False, framings=framings))
 
 
 def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, train_split: str = "train",
@@ -106,7 +105,7 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
     meta, net, stats = state["meta"], state["model"], state["stats"]
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     mapper, measurer = CapturePoseMapper(model), BodyMeasurer(model)
-    data = _stream(uri, split, meta, corrupted)
+    data = _stream(uri, split, meta, corrupted, state["framings"])
     baselines = (fit_baselines(_stream(train_uri or uri, train_split, meta), net.config, baseline_rows)
                  if baseline_rows else [])
     heads = net.config.measurement_size > 0
@@ -123,13 +122,14 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
             predicted = denormalise(run_net(net, batch), stats)
         count = len(batch["shape"])
         subjects += count
+        measured, on_mesh = net_measurements(predicted, model, measurer, state["stack"])
         guesses = {
-            "model": (net_measurements(predicted, model, measurer), predicted["shape"], predicted["capture_pose"]),
+            "model": (measured, predicted["shape"], predicted["capture_pose"]),
             "mean_body": (mean_body.repeat(count, 0), stats.shape_mean.expand(count, -1),
                           stats.pose_mean.expand(count, -1)),
         }
         if heads:
-            guesses["model_mesh"] = (mesh_measurements(model, measurer, predicted["shape"]), None, None)
+            guesses["model_mesh"] = (on_mesh, None, None)
         for baseline in baselines:
             values = baseline.predict(batch)
             guesses[baseline.name] = ((values.double().numpy(), None, None) if baseline.target == "measurements" else
@@ -144,10 +144,10 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
             "corrupted": corrupted,
             "views": meta["views"], "body_model": model.version, "known_height": net.config.known_height,
             "known_weight": net.config.known_weight,
-            "measurements_from": "measurement heads" if heads else "mesh",
+            "measurements_from": measurements_from(net, state["stack"]),
             "model": _summary(errors["model"]), "mean_body": _summary(errors["mean_body"]),
             **({"model_mesh": _summary(errors["model_mesh"])} if heads else {}),
-            "baselines": {b.name: {"ridge": b.ridge, "train_rows_max": baseline_rows, **_summary(errors[b.name])}
+            "baselines": {b.name: {"ridge": b.fit.strength, "train_rows_max": baseline_rows, **_summary(errors[b.name])}
                           for b in baselines}}
 
 
@@ -157,8 +157,8 @@ def markdown(report: dict[str, Any]) -> str:
     improvement over the best baseline (positive: the net's mean error is that much lower)."""
     others = {"mean body": report["mean_body"], **report.get("baselines", {})}
     mesh = report.get("model_mesh")
-    heads = ("; the net's measurements come from its measurement heads ('net mesh': measured on its "
-             "predicted mesh instead)" if mesh else "")
+    heads = (f"; the net's measurements come from its {report.get('measurements_from', 'measurement heads')} "
+             "('net mesh': measured on its predicted mesh instead)" if mesh else "")
     given = "reported (true + noise)" if report.get("corrupted") else "true"
     lines = [f"# Evaluation on {report['data']} ({report['split']}, {report['subjects']} subjects"
              f"{', inputs corrupted as in training' if report.get('corrupted') else ''})", "",

@@ -6,7 +6,11 @@ fraction of it the body covers (the resize is one matrix product per axis with e
 output pixel's overlap with each source pixel). Sampling each output pixel at one point
 instead aliases: a 256 px mask framed to 64 px then reads each row's width to about a
 quarter of a pixel (~8 mm of body). Scale and shift jitter (fractions of the box size)
-let training see imperfect framing.
+let training see imperfect framing. At test time the net reads each subject framed
+`1 + len(inference_framings(...))` ways, the plain framing and fixed ones drawn from the training
+jitter, and its outputs are averaged (`synth.train.model.run_net`): on the 60-minute CPU net
+that takes PVE-T from 5.26 to about 5.0 mm; the exact reframing from the mask matters
+(resampling the framed 64 px image instead gained nothing).
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import torch.nn.functional as F
 from synth.labels import silhouette_bbox
 
 MARGIN = 0.1
+TEST_FRAMINGS = 7  # fixed framings averaged at test time beside the plain one
+Framing = tuple[float, float, float]  # scale, shift x, shift y (`frame_silhouette`)
 
 
 def _coverage(start: float, side: float, size: int, pixels: int) -> torch.Tensor:
@@ -39,6 +45,21 @@ def frame_silhouette(mask: np.ndarray, size: int, scale: float = 1.0,
     cols = _coverage(cx - side / 2, side, size, mask.shape[1])
     # torch, not numpy: in DataLoader workers torch runs one thread, numpy's BLAS one per core
     return (rows @ torch.from_numpy(mask.astype(np.float32)) @ cols.T).clamp_(0.0, 1.0).numpy()
+
+
+def inference_framings(scale_jitter: float, shift_jitter: float, count: int = TEST_FRAMINGS) -> tuple[Framing, ...]:
+    """`count` fixed framings drawn (seed 0) uniformly from the training jitter ranges:
+    the same for every subject and view, so a prediction never depends on a draw."""
+    rng = np.random.default_rng(0)
+    return tuple((float(1.0 + rng.uniform(-scale_jitter, scale_jitter)),
+                  *map(float, rng.uniform(-shift_jitter, shift_jitter, 2))) for _ in range(count))
+
+
+def frame_views(masks: list[np.ndarray], size: int, framings: tuple[Framing, ...]) -> np.ndarray:
+    """(1 + K, V, S, S) float32: the views' masks framed plainly, then each of the K
+    `framings` ways (what `synth.train.model.average_framings` takes, per subject)."""
+    return np.stack([[frame_silhouette(mask, size, scale, (x, y)) for mask in masks]
+                     for scale, x, y in ((1.0, 0.0, 0.0), *framings)])
 
 
 def pool_silhouettes(frames: torch.Tensor, pixels: int) -> torch.Tensor:

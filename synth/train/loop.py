@@ -6,7 +6,8 @@ neutral-pose body, so the net is judged in millimetres. The vertex error is take
 body linearised about the training mean shape (`optim.vertex_loss = "linear"`, every row,
 a matrix product) or through the differentiable body model ("exact", on the CPU, on
 `optim.vertex_rows` rows of each batch: its forward and backward cost more than a 64 px
-net's step). Validation always uses the body model.
+net's step). Validation always uses the body model. After the last step, best.pt gets its
+measurement stack (`synth.train.stacking`), fitted on training rows.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from body_models import BodyModel, BodyModelSource, SynthError
-from synth.measurements import MEASUREMENT_NAMES
+from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer
+from synth.train import stacking
 from synth.train.augment import AugmentConfig
 from synth.train.bodies import (LinearisedBody, dataset_body_model, denormalise, linearise, mean_vertex_error,
-                                 neutral_vertices)
+                                 mesh_measurements, neutral_vertices)
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.config import TrainConfig
 from synth.train.data import SilhouetteStream, StreamConfig, view_cameras
@@ -70,6 +72,29 @@ def stream(config: TrainConfig, split: str, train: bool) -> SilhouetteStream:
         augment=AugmentConfig(enabled=train and data.augment).with_corruption(data.corruption),
         shuffle_buffer=data.shuffle_buffer if train else 1,
         seed=config.run.seed, repeat=train, max_rows=data.train_rows if split == data.train_split else 0))
+
+
+def add_measurement_stack(config: TrainConfig, checkpoint: Path, model: BodyModel) -> None:
+    """Fit the measurement stack (`synth.train.stacking`) of a checkpoint's net on the first
+    `run.stack_rows` training rows, augmented as in training and read the way eval and
+    predict read a subject (every test framing), and write it into the checkpoint."""
+    state = load_checkpoint(checkpoint)
+    net, stats, measurer = state["model"], state["stats"], BodyMeasurer(model)
+    source = SilhouetteStream(replace(stream(config, config.data.train_split, train=True).config, shuffle_buffer=1,
+                                      repeat=False, framings=state["framings"]))
+    heads, mesh, labels = [], [], []
+    for batch in DataLoader(source, batch_size=64):
+        with torch.no_grad():
+            predicted = denormalise(run_net(net, batch), stats)
+        heads.append(predicted["measurements"].double().numpy())
+        mesh.append(mesh_measurements(model, measurer, predicted["shape"]))
+        labels.append(batch["measurements"].double().numpy())
+        if sum(map(len, labels)) >= config.run.stack_rows:
+            break
+    rows = config.run.stack_rows
+    stack = stacking.fit_stack(*(np.concatenate(part)[:rows] for part in (heads, mesh, labels)),
+                               stats.measurement_std.double().numpy())
+    save_checkpoint(checkpoint, net, stats, state["meta"], gate=state["gate"], stack=stack)
 
 
 def target_stats(source: SilhouetteStream, rows: int, views: tuple[str, ...], measurements: bool) -> TargetStats:
@@ -249,4 +274,6 @@ def train(config: TrainConfig, source: BodyModelSource, resume: bool = False, pr
             bar.set_postfix(loss=f"{last_loss:.3f}", pve_t_mm=f"{float(parts['pve_t_m'].detach()) * 1000:.1f}")
             bar.update(1)
     plot_curves(out / METRICS, out / CURVE)
+    if config.model.measurements and config.run.stack_rows:
+        add_measurement_stack(config, out / BEST, model)
     return TrainResult(step, first_loss, last_loss, best, out)

@@ -133,5 +133,19 @@ def batch_scalars(net: SilhouetteNet, batch: dict[str, torch.Tensor]) -> dict[st
 
 
 def run_net(net: SilhouetteNet, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The net's outputs for a stream batch: its silhouettes and scalar inputs."""
-    return net(batch["silhouettes"], **batch_scalars(net, batch))
+    """The net's outputs for a stream batch: its silhouettes and scalar inputs, averaged with
+    those of its other framings when it holds some ("reframed", `StreamConfig.framings`)."""
+    if "reframed" not in batch:
+        return net(batch["silhouettes"], **batch_scalars(net, batch))
+    return average_framings(net, torch.cat([batch["silhouettes"][:, None], batch["reframed"]], 1),
+                            **batch_scalars(net, batch))
+
+
+def average_framings(net: SilhouetteNet, frames: torch.Tensor, height_m: torch.Tensor | None = None,
+                     weight_kg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The net's outputs for (B, K, V, S, S) silhouettes, each subject framed K ways,
+    averaged over the framings (test-time augmentation, see `synth.train.framing`)."""
+    b, k = frames.shape[:2]
+    scalars = [None if value is None else value.repeat_interleave(k) for value in (height_m, weight_kg)]
+    outputs = net(frames.flatten(0, 1), *scalars)
+    return {name: value.reshape(b, k, *value.shape[1:]).mean(1) for name, value in outputs.items()}

@@ -9,8 +9,10 @@ big and sharp enough, seen from the view's side, arms out on front views) and an
 overlay picture is written. Then the checkpoint's silhouette gate (`synth.train.gate`)
 refuses shapes that are not a person in the capture pose, and front and back
 silhouettes must show the arms out (`check_arms_apart`; photos were checked already).
-The reported measurements are the net's measurement heads' when it has them;
-prediction.json also holds those measured on the predicted mesh (`mesh_measurements`).
+The net's outputs are averaged over the checkpoint's test framings (`synth.train.framing`).
+The reported measurements are the measurement stack's (`synth.train.stacking`), or the
+heads' for checkpoints without one, or the mesh's for nets without heads; prediction.json
+also holds those measured on the predicted mesh (`mesh_measurements`).
 """
 from __future__ import annotations
 
@@ -28,11 +30,12 @@ from synth.dataset.atomic import atomic_write_bytes, atomic_write_mesh
 from synth.images import read_image
 from synth.measurements import BodyMeasurer, Measurements
 from synth.subjects import place_on_ground, pose_bodies
-from synth.train.bodies import clamp_shape, denormalise, model_for
+from synth.train.bodies import clamp_shape, denormalise, model_for, net_measurements
 from synth.train.checkpoint import load_checkpoint
 from synth.train.gate import check_arms_apart
-from synth.train.framing import frame_silhouette
-from synth.train.model import SCALAR_INPUTS
+from synth.train.evaluate import measurements_from
+from synth.train.framing import frame_views
+from synth.train.model import SCALAR_INPUTS, average_framings
 
 _GREY_FRACTION = 0.05  # more mid-grey pixels than this: not a mask
 
@@ -140,22 +143,22 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
                          f"got {len(images)}")
     kinds = view_kinds(meta)
     masks, captured = _read_masks(images, kinds, photos)
-    frames = np.stack([frame_silhouette(mask, meta["input_size"]) for mask in masks])
+    framed = frame_views(masks, meta["input_size"], state["framings"])
+    frames = framed[0]
     if state["gate"] is not None:
         state["gate"].check(frames, views, [str(p) for p in images])
     if captured is None:  # photos had their arms checked with the capture
         check_arms_apart(masks, kinds, [str(p) for p in images])
     model = model_for(meta["body_model"]["name"], meta["body_model"]["version"], meta["dataset_spec"], source)
     with torch.no_grad():
-        predicted = denormalise(net(torch.from_numpy(frames)[None], **scalars), stats)
+        predicted = denormalise(average_framings(net, torch.from_numpy(framed)[None], **scalars), stats)
     shape = clamp_shape(model, predicted["shape"]).numpy().astype(np.float32)
     capture_pose = predicted["capture_pose"].numpy()
     native = CapturePoseMapper(model).to_native(capture_pose)
     neutral_v, neutral_j = pose_bodies(model, shape, np.tile(model.rest_pose(), (1, 1)))
     posed_v, posed_j = pose_bodies(model, shape, native)
-    on_mesh = BodyMeasurer(model).measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
-    measurements = (Measurements(*predicted["measurements"][0].tolist()) if "measurements" in predicted
-                    else on_mesh)
+    measured, measured_on_mesh = net_measurements(predicted, model, BodyMeasurer(model), state["stack"])
+    measurements, on_mesh = Measurements(*measured[0].tolist()), Measurements(*measured_on_mesh[0].tolist())
     out.mkdir(parents=True, exist_ok=True)
     posed = posed_v[0] + place_on_ground(posed_v[0], posed_j[0])
     atomic_write_mesh(out / f"body.{mesh_format}", posed, model.faces)
@@ -173,7 +176,7 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
         "capture_pose_deg": dict(zip(POSE_DOFS, np.degrees(capture_pose[0]).tolist())),
         "camera": [dict(zip(("distance_m", "height_m", "pitch_rad"), c)) for c in cameras.tolist()],
         "measurements": dataclasses.asdict(measurements),
-        "measurements_from": "measurement heads" if "measurements" in predicted else "mesh",
+        "measurements_from": measurements_from(net, state["stack"]),
         "mesh_measurements": dataclasses.asdict(on_mesh),
         "frame": "meters, +y up, facing +z, feet on y=0",
     }
