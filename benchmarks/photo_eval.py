@@ -31,11 +31,11 @@ from synth.measurements import BodyMeasurer
 from synth.photo.checks import capture_problem
 from synth.photo.segment import Segmenter
 from synth.train.augment import AugmentConfig
-from synth.train.bodies import denormalise, model_for, net_measurements
+from synth.train.bodies import denormalise, mesh_measurements, model_for, net_measurements
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig, list_shards
 from synth.train.evaluate import subject_errors
-from synth.train.framing import frame_views
+from synth.train.framing import PLAIN, frame_views
 from synth.train.model import run_net
 from synth.train.predict import view_kinds
 
@@ -73,8 +73,8 @@ def _rows(uri: str, split: str, columns: list[str]):
 
 def segment_dataset(uri: str, split: str, views: list[str], kinds: list[str], gate, input_size: int,
                     framings: tuple = ()):
-    """Per subject index: photo frames (1 + K, V, S, S; `synth.train.framing.frame_views`) or the
-    refusal reason; IoUs per view; example tiles."""
+    """Per subject index: photo frames (1 + K, V, S, S: plain, then the K test framings;
+    `synth.train.framing.frame_views`) or the refusal reason; IoUs per view; example tiles."""
     segmenter = Segmenter()
     frames, refused, ious, tiles = {}, {}, {v: [] for v in views}, []
     seconds, count = 0.0, 0
@@ -94,7 +94,7 @@ def segment_dataset(uri: str, split: str, views: list[str], kinds: list[str], ga
                 tiles.append(_example(rgb, truth, seg.mask))
         if problem is None:
             try:
-                framed = frame_views(masks, input_size, framings)
+                framed = frame_views(masks, input_size, (PLAIN, *framings))
                 if gate is not None:
                     gate.check(framed[0], views, views)
                 frames[row["subject_index"]] = framed
@@ -136,7 +136,8 @@ def evaluate_photos(checkpoint: Path, uri: str, split: str, source: BodyModelSou
         for path, inputs in (("true silhouettes", batch), ("photos", by_photo)):
             with torch.no_grad():
                 predicted = denormalise(run_net(net, inputs), stats)
-            measured = net_measurements(predicted, model, measurer, state["stack"])[0]
+            on_mesh = mesh_measurements(model, measurer, predicted["shape"])
+            measured = net_measurements(predicted, on_mesh, state["stack"])
             for name, values in subject_errors(model, mapper, measured, predicted["shape"], predicted["capture_pose"],
                                                batch).items():
                 errors[path].setdefault(name, []).append(values)

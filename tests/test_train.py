@@ -21,7 +21,7 @@ from synth.train.config import config_from_dict
 from synth.train.data import SilhouetteStream, StreamConfig
 from synth.measurements import MEASUREMENT_NAMES
 from synth.train.evaluate import scale_corrected
-from synth.train.framing import MARGIN, TEST_FRAMINGS, frame_silhouette, frame_views, inference_framings
+from synth.train.framing import MARGIN, PLAIN, TEST_FRAMINGS, frame_silhouette, frame_views, inference_framings
 from synth.train.loop import measurement_loss, train
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.model import NetConfig, SilhouetteNet, average_framings, run_net
@@ -496,7 +496,7 @@ def test_a_stream_with_framings_frames_each_mask_each_way(smoke_dataset):
     masks = [decode_silhouette(row["silhouettes"][row["view_names"].index(v)]["bytes"]) for v in ("front", "left")]
     assert sample["reframed"].shape == (2, 2, 32, 32)
     assert np.array_equal(torch.cat([sample["silhouettes"][None], sample["reframed"]]).numpy(),
-                          frame_views(masks, 32, framings))
+                          frame_views(masks, 32, (PLAIN, *framings)))
     assert not np.array_equal(sample["reframed"][0].numpy(), sample["silhouettes"].numpy())
 
 

@@ -63,16 +63,15 @@ def mesh_measurements(model: BodyModel, measurer: BodyMeasurer, shape: torch.Ten
     return np.array([astuple(m) for m in measurer.measure_shapes(clamp_shape(model, shape).cpu().numpy())])
 
 
-def net_measurements(predicted: dict[str, torch.Tensor], model: BodyModel, measurer: BodyMeasurer,
-                     stack: MeasurementStack | None) -> tuple[np.ndarray, np.ndarray]:
-    """(B, M) the net's measurements and (B, M) those of its predicted mesh. The net's are
-    its measurement stack's when the checkpoint has one, else its measurement heads' when
-    it has them, else the mesh's."""
-    mesh = mesh_measurements(model, measurer, predicted["shape"])
+def net_measurements(predicted: dict[str, torch.Tensor], mesh: np.ndarray,
+                     stack: MeasurementStack | None) -> np.ndarray:
+    """(B, M) the net's measurements, given (B, M) those of its predicted mesh
+    (`mesh_measurements`): its measurement stack's when the checkpoint has one, else its
+    measurement heads' when it has them, else the mesh's."""
     if "measurements" not in predicted:
-        return mesh, mesh
+        return mesh
     heads = predicted["measurements"].cpu().double().numpy()
-    return (heads if stack is None else stack(heads, mesh)), mesh
+    return heads if stack is None else stack(heads, mesh)
 
 
 def neutral_vertices(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from synth.images import decode_silhouette
 from synth.measurements import MEASUREMENT_NAMES
 from synth.storage import Store
 from synth.train.augment import AugmentConfig, corrupt, framing_jitter, reported_height, reported_weight
-from synth.train.framing import Framing, frame_silhouette
+from synth.train.framing import Framing, frame_silhouette, frame_views
 
 COLUMNS = ["subject_index", "view_names", "silhouettes", "shape", "capture_pose_rad", "pose", "R", "t",
            *MEASUREMENT_NAMES]
@@ -126,15 +126,14 @@ class SilhouetteStream(IterableDataset):
     def sample(self, row: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         """One training example from one dataset row."""
         cfg = self.config
-        frames, reframed = [], []
+        frames, masks = [], []
         for name in cfg.views:
             if name not in row["view_names"]:
                 raise SynthError(f"view '{name}' is not in the dataset (it has {', '.join(row['view_names'])})")
             mask = decode_silhouette(row["silhouettes"][row["view_names"].index(name)]["bytes"])
             scale, shift = framing_jitter(rng, cfg.augment)
-            mask = corrupt(mask, rng, cfg.augment)
-            frames.append(frame_silhouette(mask, cfg.input_size, scale, shift))
-            reframed.append([frame_silhouette(mask, cfg.input_size, s, (x, y)) for s, x, y in cfg.framings])
+            masks.append(corrupt(mask, rng, cfg.augment))
+            frames.append(frame_silhouette(masks[-1], cfg.input_size, scale, shift))
         cameras = view_cameras(row, cfg.views)
         measurements = [np.nan if row[m] is None else row[m] for m in MEASUREMENT_NAMES]
         height = np.nan if row["height_m"] is None else reported_height(row["height_m"], rng, cfg.augment)
@@ -149,7 +148,8 @@ class SilhouetteStream(IterableDataset):
             "height_input_m": torch.tensor(height, dtype=torch.float32),
             "weight_input_kg": torch.tensor(weight, dtype=torch.float32),
             "subject_index": row["subject_index"],
-            **({"reframed": torch.from_numpy(np.stack(reframed, 1))} if cfg.framings else {}),
+            **({"reframed": torch.from_numpy(frame_views(masks, cfg.input_size, cfg.framings))}
+               if cfg.framings else {}),
         }
 
     def rows(self) -> Iterator[dict[str, Any]]:

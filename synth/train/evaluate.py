@@ -122,7 +122,8 @@ def evaluate(checkpoint: Path, uri: str, split: str, source: BodyModelSource, tr
             predicted = denormalise(run_net(net, batch), stats)
         count = len(batch["shape"])
         subjects += count
-        measured, on_mesh = net_measurements(predicted, model, measurer, state["stack"])
+        on_mesh = mesh_measurements(model, measurer, predicted["shape"])
+        measured = net_measurements(predicted, on_mesh, state["stack"])
         guesses = {
             "model": (measured, predicted["shape"], predicted["capture_pose"]),
             "mean_body": (mean_body.repeat(count, 0), stats.shape_mean.expand(count, -1),

@@ -23,6 +23,7 @@ from synth.labels import silhouette_bbox
 MARGIN = 0.1
 TEST_FRAMINGS = 7  # fixed framings averaged at test time beside the plain one
 Framing = tuple[float, float, float]  # scale, shift x, shift y (`frame_silhouette`)
+PLAIN: Framing = (1.0, 0.0, 0.0)
 
 
 def _coverage(start: float, side: float, size: int, pixels: int) -> torch.Tensor:
@@ -56,10 +57,10 @@ def inference_framings(scale_jitter: float, shift_jitter: float, count: int = TE
 
 
 def frame_views(masks: list[np.ndarray], size: int, framings: tuple[Framing, ...]) -> np.ndarray:
-    """(1 + K, V, S, S) float32: the views' masks framed plainly, then each of the K
-    `framings` ways (what `synth.train.model.average_framings` takes, per subject)."""
-    return np.stack([[frame_silhouette(mask, size, scale, (x, y)) for mask in masks]
-                     for scale, x, y in ((1.0, 0.0, 0.0), *framings)])
+    """(K, V, S, S) float32: the V views' masks framed each of the K (>= 1) `framings` ways;
+    with (PLAIN, *inference_framings(...)), what `synth.train.model.average_framings` takes
+    for one subject."""
+    return np.stack([[frame_silhouette(mask, size, scale, (x, y)) for mask in masks] for scale, x, y in framings])
 
 
 def pool_silhouettes(frames: torch.Tensor, pixels: int) -> torch.Tensor:

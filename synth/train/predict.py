@@ -34,7 +34,7 @@ from synth.train.bodies import clamp_shape, denormalise, model_for, net_measurem
 from synth.train.checkpoint import load_checkpoint
 from synth.train.gate import check_arms_apart
 from synth.train.evaluate import measurements_from
-from synth.train.framing import frame_views
+from synth.train.framing import PLAIN, frame_views
 from synth.train.model import SCALAR_INPUTS, average_framings
 
 _GREY_FRACTION = 0.05  # more mid-grey pixels than this: not a mask
@@ -143,7 +143,7 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
                          f"got {len(images)}")
     kinds = view_kinds(meta)
     masks, captured = _read_masks(images, kinds, photos)
-    framed = frame_views(masks, meta["input_size"], state["framings"])
+    framed = frame_views(masks, meta["input_size"], (PLAIN, *state["framings"]))
     frames = framed[0]
     if state["gate"] is not None:
         state["gate"].check(frames, views, [str(p) for p in images])
@@ -155,10 +155,12 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     shape = clamp_shape(model, predicted["shape"]).numpy().astype(np.float32)
     capture_pose = predicted["capture_pose"].numpy()
     native = CapturePoseMapper(model).to_native(capture_pose)
-    neutral_v, neutral_j = pose_bodies(model, shape, np.tile(model.rest_pose(), (1, 1)))
+    measurer = BodyMeasurer(model)
+    neutral_v, neutral_j = measurer.rest_bodies(shape)
     posed_v, posed_j = pose_bodies(model, shape, native)
-    measured, measured_on_mesh = net_measurements(predicted, model, BodyMeasurer(model), state["stack"])
-    measurements, on_mesh = Measurements(*measured[0].tolist()), Measurements(*measured_on_mesh[0].tolist())
+    on_mesh = measurer.measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
+    measured = net_measurements(predicted, np.array([dataclasses.astuple(on_mesh)]), state["stack"])
+    measurements = Measurements(*measured[0].tolist())
     out.mkdir(parents=True, exist_ok=True)
     posed = posed_v[0] + place_on_ground(posed_v[0], posed_j[0])
     atomic_write_mesh(out / f"body.{mesh_format}", posed, model.faces)
