@@ -106,12 +106,14 @@ def segment_dataset(uri: str, split: str, views: list[str], kinds: list[str], ga
     return frames, refused, ious, tiles, 1000 * seconds / max(count, 1)
 
 
+# a refusal's short name, by the words of its message (`synth.photo.checks`, the gate)
+_REASONS = {"no person": "no person", "more than one person": "more than one person", "cut off": "cut off",
+            "is only": "too small", "blurry": "blurry", "expected a": "wrong view", "arms hang down": "arms hang down",
+            "does not look like a person": "does not look like a person"}
+
+
 def _reason(problem: str) -> str:
-    for key in ("no person", "more than one person", "cut off", "only", "blurry", "expected a", "arms hang down",
-                "does not look like a person"):
-        if key in problem:
-            return key
-    return problem
+    return next((name for words, name in _REASONS.items() if words in problem), problem)
 
 
 def evaluate_photos(checkpoint: Path, uri: str, split: str, source: BodyModelSource) -> tuple[dict, list]:
