@@ -13,6 +13,7 @@ from synth.dataset.manifest import MANIFEST, read_manifest
 from synth.measurements import BodyMeasurer
 from synth.storage import Store
 from synth.train.checkpoint import TargetStats
+from synth.train.model import SilhouetteNet
 from synth.train.stacking import MeasurementStack
 
 
@@ -72,6 +73,13 @@ def net_measurements(predicted: dict[str, torch.Tensor], mesh: np.ndarray,
         return mesh
     heads = predicted["measurements"].cpu().double().numpy()
     return heads if stack is None else stack(heads, mesh)
+
+
+def measurements_from(net: SilhouetteNet, stack: MeasurementStack | None) -> str:
+    """Where a checkpoint's reported measurements come from (`net_measurements`)."""
+    if not net.config.measurement_size:
+        return "mesh"
+    return "measurement heads" if stack is None else "measurement heads and mesh, stacked"
 
 
 def neutral_vertices(model: BodyModel, shape: torch.Tensor) -> torch.Tensor:

@@ -28,13 +28,12 @@ from synth.dataset.atomic import atomic_write_bytes
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer
 from synth.train.augment import AugmentConfig
 from synth.train.baselines import fit_baselines
-from synth.train.bodies import (denormalise, mean_vertex_error, mesh_measurements, model_for, net_measurements,
-                                 neutral_vertices, posed_vertices)
+from synth.train.bodies import (denormalise, mean_vertex_error, measurements_from, mesh_measurements, model_for,
+                                 net_measurements, neutral_vertices, posed_vertices)
 from synth.train.checkpoint import load_checkpoint
 from synth.train.data import SilhouetteStream, StreamConfig
 from synth.train.framing import Framing
-from synth.train.model import SilhouetteNet, run_net
-from synth.train.stacking import MeasurementStack
+from synth.train.model import run_net
 
 LENGTHS_MM = [m for m in MEASUREMENT_NAMES if m.endswith("_m")]
 
@@ -60,13 +59,6 @@ def subject_errors(model, mapper, measured: np.ndarray, shape: torch.Tensor | No
     k = MEASUREMENT_NAMES.index("body_fat_pct")
     out["body_fat_pts"] = np.abs(measured[:, k] - truth_columns[:, k])
     return out
-
-
-def measurements_from(net: SilhouetteNet, stack: MeasurementStack | None) -> str:
-    """Where a checkpoint's reported measurements come from (`synth.train.bodies.net_measurements`)."""
-    if not net.config.measurement_size:
-        return "mesh"
-    return "measurement heads" if stack is None else "measurement heads and mesh, stacked"
 
 
 def scale_corrected(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

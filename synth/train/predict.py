@@ -30,10 +30,9 @@ from synth.dataset.atomic import atomic_write_bytes, atomic_write_mesh
 from synth.images import read_image
 from synth.measurements import BodyMeasurer, Measurements
 from synth.subjects import place_on_ground, pose_bodies
-from synth.train.bodies import clamp_shape, denormalise, model_for, net_measurements
+from synth.train.bodies import clamp_shape, denormalise, measurements_from, model_for, net_measurements
 from synth.train.checkpoint import load_checkpoint
 from synth.train.gate import check_arms_apart
-from synth.train.evaluate import measurements_from
 from synth.train.framing import PLAIN, frame_views
 from synth.train.model import SCALAR_INPUTS, average_framings
 
