@@ -22,7 +22,7 @@ from synth.train.data import SilhouetteStream, StreamConfig
 from synth.measurements import MEASUREMENT_NAMES
 from synth.train.evaluate import scale_corrected
 from synth.train.framing import MARGIN, PLAIN, TEST_FRAMINGS, frame_silhouette, frame_views, inference_framings
-from synth.train.loop import measurement_loss, train
+from synth.train.loop import losses, measurement_loss, train
 from synth.train.checkpoint import TargetStats, load_checkpoint, save_checkpoint
 from synth.train.model import NetConfig, SilhouetteNet, average_framings, run_net
 from synth.train.ridge import RIDGES
@@ -117,6 +117,21 @@ def test_measurement_loss_leaves_out_missing_labels():
     off = {"shape": torch.zeros(2, 5), "measurements": torch.tensor([[2.0, 7.0, 0.0], [0.0, 1.0, -9.0]])}
     assert float(measurement_loss(off, batch, stats)) == pytest.approx(1.0 / 4)
     assert float(measurement_loss({"shape": torch.zeros(2, 5)}, batch, stats)) == 0.0  # a net without heads
+
+
+def test_pose_weight_scales_the_capture_pose_error_alone(anny_model):
+    stats = TargetStats(torch.full((35,), 0.5), torch.ones(35), torch.zeros(14), torch.ones(14),
+                        torch.zeros(2, 3), torch.ones(2, 3))
+    batch = {"shape": torch.full((2, 35), 0.5), "capture_pose": torch.zeros(2, 14), "camera": torch.zeros(2, 2, 3)}
+    outputs = {"shape": torch.zeros(2, 35), "capture_pose": torch.full((2, 14), 0.5), "camera": torch.zeros(2, 2, 3)}
+    body = linearise(anny_model, stats.shape_mean)
+    for weight in (1.0, 0.1, 0.0):
+        parts = losses(outputs, batch, stats, body, config_from_dict({"optim": {"pose_weight": weight}}))
+        assert float(parts["param"]) == pytest.approx(0.25 * weight)
+        assert float(parts["pve_t_m"]) == pytest.approx(0.0, abs=1e-9)
+    outputs["shape"] = torch.full((2, 35), 0.5)  # a shape error counts whatever the pose weight
+    parts = losses(outputs, batch, stats, body, config_from_dict({"optim": {"pose_weight": 0.0}}))
+    assert float(parts["param"]) == pytest.approx(0.25)
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,9 @@ class ModelSection:
 @dataclass(frozen=True)
 class OptimSection:
     """AdamW with cosine decay. vertex_weight multiplies the mean per-vertex error of the
-    neutral-pose body (meters); param_weight the normalised parameter MSE; camera_weight
+    neutral-pose body (meters); param_weight the normalised parameter MSE (shape, plus the
+    capture pose's times pose_weight: no target is taken in the capture pose, and what of it
+    the silhouettes cannot tell only adds noise to the encoder's gradient); camera_weight
     the normalised camera MSE; measurement_weight the normalised measurement MSE (nets with
     measurement heads; labels a row lacks are left out); vertex_loss: "linear" takes the
     vertex error of every row on the body linearised about the training mean shape
@@ -67,6 +69,7 @@ class OptimSection:
     steps: int = 2000
     vertex_weight: float = 10.0
     param_weight: float = 1.0
+    pose_weight: float = 1.0
     camera_weight: float = 0.1
     measurement_weight: float = 1.0
     vertex_loss: str = "linear"
@@ -113,8 +116,8 @@ _LIMITS = {
     "model.measurements": ("bool", 0, 1),
     "optim.lr": ("float", 1e-7, 1.0), "optim.weight_decay": ("float", 0, 1), "optim.batch_size": ("int", 1, 4096),
     "optim.steps": ("int", 1, 10**8), "optim.vertex_weight": ("float", 0, 1e4),
-    "optim.param_weight": ("float", 0, 1e4), "optim.camera_weight": ("float", 0, 1e4),
-    "optim.measurement_weight": ("float", 0, 1e4),
+    "optim.param_weight": ("float", 0, 1e4), "optim.pose_weight": ("float", 0, 1e4),
+    "optim.camera_weight": ("float", 0, 1e4), "optim.measurement_weight": ("float", 0, 1e4),
     "optim.vertex_loss": ("str", 1, 16), "optim.vertex_rows": ("int", 0, 4096),
     "run.out": ("str", 1, 4096), "run.device": ("str", 1, 16), "run.seed": ("int", 0, 2**63 - 1),
     "run.eval_every": ("int", 1, 10**8), "run.val_batches": ("int", 1, 10**6), "run.stats_rows": ("int", 1, 10**7),

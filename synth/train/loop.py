@@ -1,13 +1,14 @@
 """`synth train`: the training loop, with validation, checkpoints, resume and logs.
 
-Losses: normalised parameter MSE (shape and capture pose), normalised camera MSE, the
-normalised MSE of the measurement heads, and the mean per-vertex error (meters) of the
-neutral-pose body, so the net is judged in millimetres. The vertex error is taken on the
-body linearised about the training mean shape (`optim.vertex_loss = "linear"`, every row,
-a matrix product) or through the differentiable body model ("exact", on the CPU, on
-`optim.vertex_rows` rows of each batch: its forward and backward cost more than a 64 px
-net's step). Validation always uses the body model. After the last step, best.pt gets its
-measurement stack (`synth.train.stacking`), fitted on training rows.
+Losses: normalised parameter MSE (shape, and capture pose at `optim.pose_weight`),
+normalised camera MSE, the normalised MSE of the measurement heads, and the mean
+per-vertex error (meters) of the neutral-pose body, so the net is judged in millimetres.
+The vertex error is taken on the body linearised about the training mean shape
+(`optim.vertex_loss = "linear"`, every row, a matrix product) or through the
+differentiable body model ("exact", on the CPU, on `optim.vertex_rows` rows of each
+batch: its forward and backward cost more than a 64 px net's step). Validation always
+uses the body model. After the last step, best.pt gets its measurement stack
+(`synth.train.stacking`), fitted on training rows.
 """
 from __future__ import annotations
 
@@ -144,7 +145,8 @@ def losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], sta
     "exact") or its linearisation ("linear")."""
     opt = config.optim
     param = (((outputs["shape"] - (batch["shape"] - stats.shape_mean) / stats.shape_std) ** 2).mean()
-             + ((outputs["capture_pose"] - (batch["capture_pose"] - stats.pose_mean) / stats.pose_std) ** 2).mean())
+             + opt.pose_weight
+             * ((outputs["capture_pose"] - (batch["capture_pose"] - stats.pose_mean) / stats.pose_std) ** 2).mean())
     camera = ((outputs["camera"] - (batch["camera"] - stats.camera_mean) / stats.camera_std) ** 2).mean()
     predicted = denormalise(outputs, stats)["shape"]
     if isinstance(model, LinearisedBody):
