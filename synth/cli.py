@@ -17,7 +17,8 @@ DEFAULT_OUTPUTS = Path("outputs")
 
 
 class SynthGroup(click.Group):
-    """Turns SynthError into one red line and exit status 1, never a traceback."""
+    """Turns SynthError into one red line and exit status 1, and Ctrl-C into one line and
+    status 130, never a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -25,6 +26,10 @@ class SynthGroup(click.Group):
         except SynthError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            click.secho("interrupted: finished work is kept (a build resumes when the same command is run again)",
+                        fg="yellow", err=True)
+            sys.exit(130)
 
 
 model_path_option = click.option("--model-path", type=click.Path(), default=None,

@@ -193,7 +193,7 @@ class BodyMeasurer:
         """Neutral-pose vertices (B, V, 3) and joints (B, J, 3), float64, world frame."""
         poses = np.tile(self.model.rest_pose(), (len(shapes), 1))
         with torch.no_grad():
-            out = self.model.forward(torch.from_numpy(shapes), torch.from_numpy(poses))
+            out = self.model.forward(torch.tensor(shapes), torch.tensor(poses))  # aligned: see pose_bodies
         return out.vertices.double().numpy(), out.joints.double().numpy()
 
     def measure_shapes(self, shapes: np.ndarray) -> list[Measurements]:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import psutil
 
 from body_models import BodyModelSource, SynthError
 from synth.config import JobSpec
@@ -39,13 +42,10 @@ def _actor_class():
 
     @ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)
     class ShardActor:
-        def __init__(self, spec: JobSpec, source: BodyModelSource, threads: int, out: str) -> None:
-            import torch
-
+        def __init__(self, spec: JobSpec, source: BodyModelSource, out: str) -> None:
             from synth.shard import ShardBuilder
             from synth.storage import Store
 
-            torch.set_num_threads(threads)
             gpu_ids = ray.get_gpu_ids() if spec.render.gpus_per_worker > 0 else None
             if gpu_ids is not None:
                 from synth.render.gpu import use_ray_gpu
@@ -78,66 +78,109 @@ def gpu_shortfall(workers: int, gpus_per_worker: float, cluster_gpus: float) -> 
             f"has {cluster_gpus:g}; lower --workers, lower the share (e.g. 0.25 = four actors per GPU) or add GPU nodes")
 
 
-def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], out: str, workers: int,
-               address: str | None) -> Iterator[ShardEntry]:
-    """Build `plans` into the store at `out`; yield each shard's entry, in completion order."""
+def _descendants() -> dict[int, psutil.Process]:
+    """This process's child processes, recursively, by PID."""
+    return {child.pid: child for child in psutil.Process().children(recursive=True)}
+
+
+REAP_SECONDS = 5.0
+
+
+@contextmanager
+def ray_session(address: str | None, env: dict[str, str], workers: int) -> Iterator[bool]:
+    """Connect to Ray (a fresh local one without `address`) unless this process already is,
+    and disconnect after; yields whether it connected here. Every process the session
+    started (raylet, GCS, the autoscaler monitor, workers) is gone when the block ends,
+    however it ends: what `ray.shutdown` leaves is killed after `REAP_SECONDS` (the
+    monitor sometimes hangs and ignores SIGTERM)."""
     if address is None:
         # A local Ray binds to 127.0.0.1 rather than the machine's address (read when ray is imported).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
-    env = worker_env(workers)
-    started_here = not ray.is_initialized()
-    if started_here:
+    if ray.is_initialized():
+        yield False
+        return
+    before = set(_descendants())
+    try:
         # Ray turns token authentication on for a new local cluster and warns on every build.
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         # "local": always a fresh embedded Ray, never a stale one found in /tmp/ray.
         ray.init(address=address or "local", runtime_env={"env_vars": env}, logging_level=logging.WARNING,
                  log_to_driver=False, include_dashboard=False,
                  **({} if address else {"num_cpus": max(workers, os.cpu_count() or 1)}))
-    try:
-        actor = _actor_class()
-        threads = int(env["OMP_NUM_THREADS"])
-        count = min(workers, len(plans))
-        gpus = spec.render.gpus_per_worker
-        shortfall = gpu_shortfall(count, gpus, ray.cluster_resources().get("GPU", 0.0))
-        if shortfall and started_here:
-            raise SynthError(shortfall)
-        if shortfall:  # a joined cluster may be autoscaling: its actors wait for GPU nodes
-            log.warning(shortfall)
-        actors = [actor.options(num_cpus=1, num_gpus=gpus, scheduling_strategy="SPREAD").remote(
-            spec, source, threads, out) for _ in range(count)]
-        queue = list(reversed(plans))
-        pending = {}
-        failures: dict[str, int] = {}
-
-        def submit(worker) -> None:
-            if queue:
-                plan = queue.pop()
-                pending[worker.build.remote(plan)] = (plan, worker)
-
-        for worker in actors:
-            for _ in range(IN_FLIGHT_PER_ACTOR):
-                submit(worker)
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            plan, worker = pending.pop(done[0])
-            try:
-                entry = ray.get(done[0])
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as err:
-                # The worker (or its node) died mid-shard: Ray restarts the actor; run the shard again.
-                failures[plan.file] = failures.get(plan.file, 0) + 1
-                if failures[plan.file] > RETRIES:
-                    raise SynthError(f"shard {plan.file} failed {RETRIES + 1} times, its worker was lost each "
-                                     f"time ({type(err).__name__}); check the cluster and re-run to resume") from None
-                log.warning("worker lost while building %s (%s); retrying", plan.file, type(err).__name__)
-                queue.append(plan)
-                submit(worker)
-                continue
-            except ray.exceptions.RayTaskError as err:  # an error raised inside our code on the worker
-                raise _unwrap(err) from None
-            submit(worker)
-            yield entry
+        yield True
     finally:
-        if started_here:
-            ray.shutdown()
+        started = [proc for pid, proc in _descendants().items() if pid not in before]
+        ray.shutdown()
+        _, alive = psutil.wait_procs(started, timeout=REAP_SECONDS)
+        for proc in alive:
+            log.debug("killing Ray process %d left after shutdown", proc.pid)
+            with suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=REAP_SECONDS)
+
+
+def run_on_ray(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], out: str, workers: int,
+               address: str | None) -> Iterator[ShardEntry]:
+    """Build `plans` into the store at `out`; yield each shard's entry, in completion order."""
+    with ray_session(address, worker_env(workers), workers) as started_here:
+        yield from _run_actors(spec, source, plans, out, workers, started_here)
+
+
+def _run_actors(spec: JobSpec, source: BodyModelSource, plans: list[ShardPlan], out: str, workers: int,
+                started_here: bool) -> Iterator[ShardEntry]:
+    import ray
+
+    actor = _actor_class()
+    count = min(workers, len(plans))
+    gpus = spec.render.gpus_per_worker
+    shortfall = gpu_shortfall(count, gpus, ray.cluster_resources().get("GPU", 0.0))
+    if shortfall and started_here:
+        raise SynthError(shortfall)
+    if shortfall:  # a joined cluster may be autoscaling: its actors wait for GPU nodes
+        log.warning(shortfall)
+    actors = [actor.options(num_cpus=1, num_gpus=gpus, scheduling_strategy="SPREAD").remote(
+        spec, source, out) for _ in range(count)]
+    try:
+        yield from _schedule(actors, plans)
+    finally:
+        for worker in actors:  # no task of this build outlives it, nor reports to a driver that has moved on
+            ray.kill(worker, no_restart=True)
+
+
+def _schedule(actors: list, plans: list[ShardPlan]) -> Iterator[ShardEntry]:
+    """Keep `IN_FLIGHT_PER_ACTOR` shards queued on each actor; retry shards whose worker died."""
+    import ray
+
+    queue = list(reversed(plans))
+    pending = {}
+    failures: dict[str, int] = {}
+
+    def submit(worker) -> None:
+        if queue:
+            plan = queue.pop()
+            pending[worker.build.remote(plan)] = (plan, worker)
+
+    for worker in actors:
+        for _ in range(IN_FLIGHT_PER_ACTOR):
+            submit(worker)
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        plan, worker = pending.pop(done[0])
+        try:
+            entry = ray.get(done[0])
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as err:
+            # The worker (or its node) died mid-shard: Ray restarts the actor; run the shard again.
+            failures[plan.file] = failures.get(plan.file, 0) + 1
+            if failures[plan.file] > RETRIES:
+                raise SynthError(f"shard {plan.file} failed {RETRIES + 1} times, its worker was lost each "
+                                 f"time ({type(err).__name__}); check the cluster and re-run to resume") from None
+            log.warning("worker lost while building %s (%s); retrying", plan.file, type(err).__name__)
+            queue.append(plan)
+            submit(worker)
+            continue
+        except ray.exceptions.RayTaskError as err:  # an error raised inside our code on the worker
+            raise _unwrap(err) from None
+        submit(worker)
+        yield entry

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import torch
+from threadpoolctl import threadpool_limits
 
 from body_models import BodyModel, BodyModelSource, SynthError, create
 from body_models.capture_pose import CapturePoseMapper
@@ -48,6 +50,20 @@ class StageCosts:
             yield
         finally:
             self.seconds[stage] += time.perf_counter() - started
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one intra-op thread in torch (and its MKL) and in numpy's BLAS,
+    restoring the caller's settings after: the same arithmetic in every execution mode
+    and on every machine of one kind, whatever its core count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -153,7 +169,11 @@ class ShardBuilder:
                 (int(section.jpeg_quality[0]), int(section.jpeg_quality[1])))
 
     def build(self, plan: ShardPlan) -> pa.Table:
-        """All rows of one shard, in subject order."""
+        """All rows of one shard, in subject order, computed on one thread (`one_thread`)."""
+        with one_thread():
+            return self._build(plan)
+
+    def _build(self, plan: ShardPlan) -> pa.Table:
         rows = []
         indices = plan.subject_indices
         batch = self.spec.render.batch_size

@@ -58,9 +58,12 @@ def place_on_ground(vertices: np.ndarray, joints: np.ndarray) -> np.ndarray:
 
 
 def pose_bodies(model: BodyModel, shapes: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward pass without gradients: (vertices (B, V, 3), joints (B, J, 3)) float64, world frame."""
+    """Forward pass without gradients: (vertices (B, V, 3), joints (B, J, 3)) float64, world frame.
+
+    The inputs are copied into torch's own (64-byte aligned) memory: MKL's results may depend
+    on its inputs' alignment, which numpy's allocations leave to chance."""
     with torch.no_grad():
-        out = model.forward(torch.from_numpy(shapes), torch.from_numpy(poses))
+        out = model.forward(torch.tensor(shapes), torch.tensor(poses))
     return out.vertices.double().numpy(), out.joints.double().numpy()
 
 

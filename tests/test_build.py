@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 from click.testing import CliRunner
+from threadpoolctl import threadpool_info
 
 from body_models import BodyModelSource, SynthError, create
 from synth.build import BuildOptions, run_build
@@ -20,7 +22,9 @@ from synth.cli import main
 from synth.config import load_spec
 from synth.dataset.reader import repose_row, row_cameras, row_silhouettes
 from synth.dataset.verify import verify_dataset
+from synth.plan import plan_shards
 from synth.storage import Store, exclusive
+from processes import ray_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "jobs" / "smoke.toml"
@@ -93,11 +97,29 @@ def test_smpl_build_with_mixed_genders(tmp_path, smpl_dir, anny_source):
     assert {row["shape"][-1] for row in rows} == {0.0, 1.0}
 
 
-def test_same_dataset_with_one_or_two_ray_workers(tmp_path, smoke_dataset, smoke_spec, anny_source):
-    for workers in (1, 2):
-        out = tmp_path / f"w{workers}"
-        run_build(smoke_spec, BuildOptions(out=out, source=anny_source, workers=workers, progress=False))
-        assert shard_hashes(out) == shard_hashes(smoke_dataset)
+def test_shards_are_computed_on_one_thread_whatever_the_caller_uses(smoke_spec, anny_source, monkeypatch):
+    """The same arithmetic in every execution mode: torch (MKL) and numpy's BLAS run one
+    thread while a shard is built, and the caller's setting comes back after."""
+    import synth.shard
+
+    seen = []
+    posing = synth.shard.pose_subjects
+
+    def spy(*args):
+        seen.append((torch.get_num_threads(), max(lib["num_threads"] for lib in threadpool_info())))
+        return posing(*args)
+
+    monkeypatch.setattr(synth.shard, "pose_subjects", spy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        builder = synth.shard.ShardBuilder(smoke_spec, anny_source)
+        builder.build(plan_shards(smoke_spec)[0])
+        builder.close()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert seen and set(seen) == {(1, 1)}
 
 
 def test_killed_build_resumes_to_identical_dataset(tmp_path, anny_source):
@@ -143,16 +165,26 @@ def test_other_spec_is_refused_unless_overwrite(tmp_path, smoke_dataset, anny_so
         run_build(other, BuildOptions(out=out, source=anny_source, workers=0, progress=False))
 
 
-def test_verify_names_a_truncated_shard(tmp_path, smoke_dataset):
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_every_reader_names_a_damaged_shard_in_one_line(tmp_path, smoke_dataset, damage):
     import shutil
 
     copy = tmp_path / "copy"
     shutil.copytree(smoke_dataset, copy)
     victim = sorted(copy.glob("*.parquet"))[1]
-    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    if damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    else:
+        victim.unlink()
     result = CliRunner().invoke(main, ["verify", str(copy)])
     assert result.exit_code == 1
     assert victim.name in result.output and "Traceback" not in result.output
+    for command in (["preview", str(copy)], ["population", str(copy), "--out", str(tmp_path / "report")],
+                    ["morph", str(copy), "--subject", "3", "--body-fat=+5", "--out", str(tmp_path / "morph")]):
+        result = CliRunner().invoke(main, command)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1, (command[0], result.output)
+        assert lines[0].startswith("error: shard") and victim.name in lines[0] and "synth verify" in lines[0]
     assert CliRunner().invoke(main, ["verify", str(smoke_dataset)]).exit_code == 0
 
 
@@ -217,11 +249,37 @@ def test_png_tree_and_preview(tmp_path, anny_source):
         assert sheet.size[0] == 4 * 128 and np.asarray(sheet).max() == 255
 
 
-def test_cli_ray_build_prints_only_its_summary(tmp_path):
-    """What a user sees: one summary line, no library banners or warnings on stderr."""
+def test_cli_ray_build_prints_only_its_summary_and_leaves_no_process(tmp_path):
+    """What a user sees: one summary line, no library banners or warnings on stderr; and
+    every Ray process the build started is gone when it returns."""
+    before = ray_processes()
     command = [sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--out", str(tmp_path / "out"),
                "--workers", "2", "--no-progress", "--set=job.subjects=8"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("built 8 subjects") and len(done.stdout.splitlines()) == 1
     assert done.stderr.strip() == ""
+    assert ray_processes() - before == set()
+
+
+def test_ray_build_ending_in_an_error_or_ctrl_c_leaves_no_process(tmp_path):
+    before = ray_processes()
+    unframeable = ["--set=camera.vertical_fov_deg=[20.0, 70.0]", "--set=camera.distance_m=[1.7, 1.8]",
+                   "--set=camera.max_attempts=1"]
+    command = [sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--workers", "2", "--no-progress"]
+    failed = subprocess.run(command + ["--out", str(tmp_path / "failed"), *unframeable], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert failed.returncode == 1 and failed.stderr.startswith("error: subject"), failed.stderr
+    assert ray_processes() - before == set()
+
+    out = tmp_path / "interrupted"
+    build = subprocess.Popen(command + ["--out", str(out), "--set=job.subjects=64"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not ((out / "dataset.json").exists() and shard_hashes(out)):
+        assert time.time() < deadline and build.poll() is None, build.communicate()
+        time.sleep(0.05)
+    build.send_signal(signal.SIGINT)
+    _, stderr = build.communicate(timeout=120)
+    assert build.returncode == 130 and stderr.decode().startswith("interrupted"), stderr.decode()
+    assert ray_processes() - before == set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.dataset as pads
 
 from body_models import SynthError
@@ -43,8 +44,31 @@ def built_manifest(store: Store) -> dict[str, Any]:
     return manifest
 
 
-def shard_dataset(store: Store, manifest: dict[str, Any]) -> pads.Dataset:
-    """The finished shards listed in `manifest`, as one Arrow dataset."""
-    return pads.dataset([store.path(entry["file"]) for entry in manifest["shards"]], format="parquet",
-                        filesystem=store.filesystem)
+def read_shards(store: Store, manifest: dict[str, Any], columns: list[str], filter: pads.Expression | None = None,
+                head: int | None = None) -> pa.Table:
+    """`columns` of the finished shards listed in `manifest` (the first `head` rows, or those
+    matching `filter`, or all), as one table. A shard that cannot be read (truncated, deleted,
+    not Parquet) is one SynthError naming it and saying to run `synth verify`."""
+    try:
+        data = pads.dataset([store.path(entry["file"]) for entry in manifest["shards"]], format="parquet",
+                            filesystem=store.filesystem)
+        return data.head(head, columns=columns) if head is not None else data.to_table(columns=columns,
+                                                                                        filter=filter)
+    except (pa.ArrowException, OSError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise SynthError(f"{_damaged_shard(store, manifest, str(err))} cannot be read ({reason}); run `synth verify "
+                         f"{store.location}` to list every damaged shard, then re-run the build to rebuild them"
+                         ) from None
 
+
+def _damaged_shard(store: Store, manifest: dict[str, Any], error: str) -> str:
+    """The shard a failed read points at: the one the error names, else the first whose
+    bytes differ from the manifest's hash."""
+    names = [entry["file"] for entry in manifest["shards"]]
+    named = [name for name in names if name in error]
+    if named:
+        return f"shard {store.describe(named[0])}"
+    for entry in manifest["shards"]:
+        if store.sha256(entry["file"]) != entry["sha256"]:
+            return f"shard {store.describe(entry['file'])}"
+    return f"a shard of {store.describe()}"

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 from PIL import Image, ImageDraw
 
-from synth.dataset.manifest import built_manifest, shard_dataset
+from synth.dataset.manifest import built_manifest, read_shards
 from synth.dataset.stats import measurement_summary
 from synth.images import decode_silhouette
 from synth.storage import Store
@@ -34,9 +34,9 @@ def _sheet(rows: list[dict], captions: list[str] | None = None) -> Image.Image:
     return sheet
 
 
-def _extremes(data: pads.Dataset, path: Path) -> Path | None:
+def _extremes(store: Store, manifest: dict[str, Any], path: Path) -> Path | None:
     """Contact sheet of the EXTREMES_PER_END lowest- then highest-BMI subjects; None without BMI."""
-    table = data.to_table(columns=["subject_index", "bmi_kg_m2"])
+    table = read_shards(store, manifest, ["subject_index", "bmi_kg_m2"])
     bmi = table.column("bmi_kg_m2").to_numpy(zero_copy_only=False).astype(np.float64)
     if not np.isfinite(bmi).any():
         return None
@@ -45,9 +45,9 @@ def _extremes(data: pads.Dataset, path: Path) -> Path | None:
     order = finite[np.argsort(bmi[finite], kind="stable")]
     chosen = list(dict.fromkeys([*order[:EXTREMES_PER_END], *order[-EXTREMES_PER_END:]]))
     wanted = pc.is_in(pc.field("subject_index"), pa.array(index[chosen]))
-    rows = {r["subject_index"]: r for r in data.to_table(
-        filter=wanted, columns=["subject_index", "subject_id", "view_names", "silhouettes", "image_width",
-                                "image_height", "height_m", "mass_kg", "bmi_kg_m2"]).to_pylist()}
+    rows = {r["subject_index"]: r for r in read_shards(
+        store, manifest, ["subject_index", "subject_id", "view_names", "silhouettes", "image_width", "image_height",
+                          "height_m", "mass_kg", "bmi_kg_m2"], filter=wanted).to_pylist()}
     ordered = [rows[i] for i in index[chosen]]
     captions = [f"BMI {r['bmi_kg_m2']:.1f}, {r['height_m']:.2f} m, {r['mass_kg']:.0f} kg" for r in ordered]
     _sheet(ordered, captions).save(path)
@@ -59,14 +59,13 @@ def write_preview(location: str | Path, sheet_path: Path, subjects: int) -> tupl
     (folder or URI) to the local `sheet_path`; return it and summary lines."""
     store = Store.open(location)
     manifest = built_manifest(store)
-    data = shard_dataset(store, manifest)
-    rows = data.head(subjects, columns=["subject_id", "view_names", "silhouettes", "image_width",
-                                        "image_height"]).to_pylist()
+    rows = read_shards(store, manifest, ["subject_id", "view_names", "silhouettes", "image_width", "image_height"],
+                       head=subjects).to_pylist()
     sheet_path = Path(sheet_path)
     sheet_path.parent.mkdir(parents=True, exist_ok=True)
     _sheet(rows).save(sheet_path)
-    extremes = _extremes(data, sheet_path.with_name(sheet_path.stem + "_bmi_extremes.png"))
-    table = data.to_table(columns=["split", "silhouette_fill", "shape"])
+    extremes = _extremes(store, manifest, sheet_path.with_name(sheet_path.stem + "_bmi_extremes.png"))
+    table = read_shards(store, manifest, ["split", "silhouette_fill", "shape"])
     lines = [f"{manifest['name']}: {table.num_rows} subjects, body model {manifest['body_model']['version']}"]
     for split, count in zip(*np.unique(table.column("split").to_numpy(zero_copy_only=False), return_counts=True)):
         lines.append(f"  {split}: {count} rows")

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from synth.dataset.manifest import shard_dataset
+from synth.dataset.manifest import read_shards
 from synth.measurements import MEASUREMENT_NAMES
 from synth.storage import Store
 
@@ -14,7 +14,7 @@ def measurement_summary(store: Store, manifest: dict[str, Any]) -> dict[str, dic
     """column -> {min, mean, max} over finished shards; empty if measurements are off."""
     if not manifest["shards"]:
         return {}
-    table = shard_dataset(store, manifest).to_table(columns=list(MEASUREMENT_NAMES))
+    table = read_shards(store, manifest, list(MEASUREMENT_NAMES))
     summary = {}
     for name in MEASUREMENT_NAMES:
         values = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
 from body_models import BodyModel, BodyModelSource, SynthError, create
+from synth.dataset.manifest import read_shards
+from synth.storage import Store
 from synth.train.bodies import dataset_body_model
 
 
@@ -44,9 +45,8 @@ def _dataset_row(folder: Path, subject: str, source: BodyModelSource) -> MorphSo
     model, manifest = dataset_body_model(str(folder), source)
     if not subject.isdigit():
         raise SynthError(f"--subject {subject!r}: expected a subject_id or index (digits, e.g. 000000007 or 7)")
-    files = [str(folder / entry["file"]) for entry in manifest["shards"]]
-    rows = pads.dataset(files, format="parquet").to_table(
-        filter=pc.field("subject_index") == int(subject), columns=["shape"]).to_pylist()
+    rows = read_shards(Store.open(folder), manifest, ["shape"], filter=pc.field("subject_index") == int(subject)
+                       ).to_pylist()
     if not rows:
         raise SynthError(f"{folder} has no subject {subject} (built: {sum(e['num_rows'] for e in manifest['shards'])} "
                          "subjects); pick a subject_id from its shards")

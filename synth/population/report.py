@@ -17,7 +17,7 @@ import numpy as np
 
 from body_models import SynthError
 from synth.dataset.atomic import atomic_write_bytes
-from synth.dataset.manifest import built_manifest, read_manifest, shard_dataset
+from synth.dataset.manifest import built_manifest, read_manifest, read_shards
 from synth.population.reference import SEXES, ReferenceTable
 from synth.storage import Store
 
@@ -80,7 +80,7 @@ def read_measured(store: Store, reference: ReferenceTable) -> Measured:
     `store`, read once for the table and the plot."""
     measures = sorted(set(reference.measures()) | {"bmi_kg_m2"})
     manifest = built_manifest(store)
-    table = shard_dataset(store, manifest).to_table(columns=["shape", *measures])
+    table = read_shards(store, manifest, ["shape", *measures])
     shapes = np.asarray(table.column("shape").to_pylist(), np.float64)
     values = {m: table.column(m).to_numpy(zero_copy_only=False).astype(np.float64) for m in measures}
     if all(np.isnan(v).all() for v in values.values()):
