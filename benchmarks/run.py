@@ -61,7 +61,7 @@ def naive_loop(spec, subjects: int) -> float:
 
     model = create(spec.body_model.name, source_from_env())
     mapper = CapturePoseMapper(model)
-    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference)
+    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
     renderer = pyrender.OffscreenRenderer(spec.camera.width, spec.camera.height)
     started = time.perf_counter()
     for index in range(subjects):
@@ -139,7 +139,7 @@ def render_floor(spec, renders: int, stock: bool) -> float:
     from synth.render.renderer import SilhouetteRenderer, camera_pose
 
     model = create(spec.body_model.name, source_from_env())
-    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference)
+    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
     subject = generate_subjects(spec, model, CapturePoseMapper(model), shapes, [0])[0]
     cameras = [v.camera for v in subject.views]
     if stock:

@@ -188,7 +188,23 @@ class AnnyBody(BodyModel):
         )
         self.faces = self._model.get_triangular_faces().cpu().numpy().astype(np.int64)
         self.native_to_world = _NATIVE_TO_WORLD
+        self.joint_parents = np.asarray(self._model.bone_parents, np.int64)
+        weights = self._model.vertex_bone_weights.cpu().numpy()
+        self.skin_joints = np.take_along_axis(self._model.vertex_bone_indices.cpu().numpy(),
+                                              weights.argmax(1)[:, None], 1)[:, 0].astype(np.int64)
+        self.landmarks = {"navel": self._navel_vertex()}
         self._shape_prior = None
+
+    def _navel_vertex(self) -> int:
+        """The omphalion: the vertex of `anny.anthropometry`'s waist loop (which passes through
+        the navel) nearest the template's front midline."""
+        from anny.anthropometry import BASE_MESH_WAIST_VERTICES
+
+        base = self._model.base_mesh_vertex_indices.cpu().numpy().tolist()
+        loop = np.array([base.index(i) for i in BASE_MESH_WAIST_VERTICES])
+        template = self._model.template_vertices.cpu().numpy()[loop] @ _NATIVE_TO_WORLD.T
+        front = template[:, 2] > np.median(template[:, 2])
+        return int(loop[front][np.argmin(np.abs(template[front, 0]))])
 
     def _forward_native(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         import roma
@@ -257,8 +273,15 @@ class AnnyBody(BodyModel):
         return np.concatenate([cup_firm, ancestry, local])
 
     def female_fraction(self, shape: np.ndarray) -> float:
-        """Anny's gender phenotype (0 male, 1 female)."""
-        return float(shape[self.shape_space.labels.index("gender")])
+        """1 for a woman (Anny's gender phenotype above 0.5), else 0: the sex the survey-fitted
+        formulas take, whatever the blend of the body's look."""
+        return float(shape[self.shape_space.labels.index("gender")] > 0.5)
+
+    def age_years(self, shapes: np.ndarray) -> np.ndarray:
+        """(N,) morphological age in years of Anny's age phenotype (its calibrated mapping)."""
+        anny_age = torch.as_tensor(np.asarray(shapes, np.float64)[:, self.shape_space.labels.index("age")])
+        mapping = self._calibrated_prior().morphological_age_mapping
+        return mapping.anny_to_morphological_age(anny_age).numpy().astype(np.float64)
 
     def _calibrated_prior(self):
         if self._shape_prior is None:

@@ -101,8 +101,13 @@ class BodyModel(abc.ABC):
     """A parametric body: shape and native pose vectors in, meshes out.
 
     Subclasses set `name`, `version`, `shape_space`, `pose_space`, `skeleton`,
-    `faces` ((F, 3) int64 triangles) and `native_to_world` ((3, 3) rotation taking
-    native coordinates to the canonical frame), and implement `_forward_native`.
+    `faces` ((F, 3) int64 triangles), `native_to_world` ((3, 3) rotation taking
+    native coordinates to the canonical frame), `joint_parents` ((J', ) int64, each
+    joint's parent, -1 for the root; J' >= J may add joints the forward pass does not
+    return, e.g. fingers, numbered after them), `skin_joints` ((V,) int64, the joint
+    each vertex is skinned to most, indexing `joint_parents`) and optionally
+    `landmarks` (vertex ids of named surface landmarks the topology knows, e.g.
+    "navel"), and implement `_forward_native`.
     Native pose vectors are per-joint axis-angle rotations (radians) about axes
     aligned with the native frame, composed parent-first, flattened (J * 3).
     """
@@ -114,6 +119,9 @@ class BodyModel(abc.ABC):
     skeleton: Skeleton
     faces: np.ndarray
     native_to_world: np.ndarray
+    joint_parents: np.ndarray
+    skin_joints: np.ndarray
+    landmarks: dict[str, int] = {}
 
     @abc.abstractmethod
     def _forward_native(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,6 +150,10 @@ class BodyModel(abc.ABC):
     @abc.abstractmethod
     def female_fraction(self, shape: np.ndarray) -> float:
         """Sex of a body for sex-specific formulas: 0 male, 1 female, 0.5 neutral/unknown."""
+
+    def age_years(self, shapes: np.ndarray) -> np.ndarray:
+        """(N,) the age in years each shape (N, S) depicts; NaN where the shape space has none."""
+        return np.full(len(shapes), np.nan)
 
     def neutral_shape(self) -> np.ndarray:
         """The shape vector of the model's average body, (shape_space.size,) float32."""

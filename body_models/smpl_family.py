@@ -119,6 +119,9 @@ class SMPLFamilyBody(BodyModel):
         )
         self.faces = np.asarray(arrays["f"], np.int64)
         self.native_to_world = np.eye(3)
+        self.joint_parents = self._model.parents.cpu().numpy().astype(np.int64)
+        self.joint_parents[0] = -1
+        self.skin_joints = self._model.lbs_weights.cpu().numpy().argmax(1).astype(np.int64)
         self._female = {"male": 0.0, "female": 1.0, "neutral": 0.5}[gender]
 
     def _forward_native(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

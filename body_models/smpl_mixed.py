@@ -40,6 +40,8 @@ class SMPLFamilyMixedBody(BodyModel):
         self.skeleton = self._female.skeleton
         self.faces = self._female.faces
         self.native_to_world = np.eye(3)
+        self.joint_parents = self._female.joint_parents
+        self.skin_joints = self._female.skin_joints
 
     def _forward_native(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Both models run on the whole batch (cheap next to rendering), then each row takes

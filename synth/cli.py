@@ -120,16 +120,19 @@ def preview(dataset: str, out: Path | None, subjects: int) -> None:
 @main.command()
 @click.argument("dataset")
 @click.option("--reference", default=None,
-              help="Bundled reference name or CSV path (default: the dataset's shape.reference, else nhanes-2021-2023).")
+              help="A table of percentiles (bundled name or CSV; default: the dataset's shape.reference, else "
+                   "nhanes-2021-2023), compared marginally; or of measured people (ansur2, or a CSV with sex, stature "
+                   "and weight), compared at fixed height and weight.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for population.md, population.json and population.png (default: DATASET; for a URI, "
                    "outputs/reports/<name>/).")
 def population(dataset: str, reference: str | None, out: Path | None) -> None:
-    """Compare DATASET's measured bodies with a reference population, per sex: table and plot."""
-    from synth.population.report import markdown, write_population
+    """Compare DATASET's measured bodies with a reference population, per sex: table and plot
+    (marginal percentiles, or circumferences at fixed size against measured people)."""
+    from synth.population.report import write_population
 
-    report, paths = write_population(dataset, reference, out or _report_dir(dataset))
-    click.echo(markdown(report))
+    text, paths = write_population(dataset, reference, out or _report_dir(dataset))
+    click.echo(text)
     click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 

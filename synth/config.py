@@ -17,6 +17,8 @@ from typing import Any
 from body_models import BACKENDS, DEFAULT_BACKEND, SynthError
 from body_models.anny_backend import SHAPE_SPACES
 from body_models.smpl_family import GENDERS, MIXED
+from synth.population.girths import DEFAULT_GIRTHS, fit_girths
+from synth.population.people import load_people
 from synth.population.reference import DEFAULT_REFERENCE, NO_REFERENCE, load_reference
 from synth.validation import apply_overrides, build_sections, plain_dict, read_toml
 
@@ -58,15 +60,19 @@ class ShapeSection:
     """age_years: morphological age range (Anny; [18, 90] for adults only);
     beta_sigma: std of each beta (SMPL family); female_share: fraction of bodies that are
     female (Anny's gender phenotype, or the SMPL file under gender "mixed"); reference:
-    the population whose measured height, weight and BMI (and median waist and hip) the
-    bodies follow, per sex: a bundled table name (synth.population.reference.BUNDLED), a
-    CSV path, or "none" for the body model's own prior (required for SMPL-family models
-    and Anny's "phenotypes" space). See synth.population.sampler."""
+    the population whose measured height, weight and BMI the bodies follow, per sex: a
+    bundled table name (synth.population.reference.BUNDLED), a CSV path, or "none" for the
+    body model's own prior (required for SMPL-family models and Anny's "phenotypes"
+    space); girths: measured people (a bundled people table, e.g. "ansur2", or a CSV, see
+    synth.population.people) whose chest, waist, hip, neck, thigh and calf at a given
+    height, weight and age the bodies follow, or "none" to calibrate height and BMI only.
+    See synth.population.sampler."""
 
     age_years: Range = (18.0, 80.0)
     beta_sigma: float = 1.0
     female_share: float = 0.5
     reference: str = DEFAULT_REFERENCE
+    girths: str = DEFAULT_GIRTHS
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,7 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
     "body_model.name": ("str", 1, 32), "body_model.model_path": ("str", 0, 4096),
     "body_model.gender": ("str", 1, 16), "body_model.shape_space": ("str", 1, 16), "body_model.num_betas": ("int", 1, 300),
     "shape.age_years": ("range", 0, 90), "shape.beta_sigma": ("float", 0, 5),
-    "shape.female_share": ("float", 0, 1), "shape.reference": ("str", 1, 4096),
+    "shape.female_share": ("float", 0, 1), "shape.reference": ("str", 1, 4096), "shape.girths": ("str", 1, 4096),
     "pose.extra_jitter_deg": ("float", 0, 45),
     "camera.width": ("int", 16, 4096), "camera.height": ("int", 16, 4096),
     "camera.vertical_fov_deg": ("range", 10, 120), "camera.distance_m": ("range", 0.5, 20),
@@ -210,11 +216,17 @@ def _reference_checks(spec: JobSpec) -> list[str]:
         return [f"shape.reference = {spec.shape.reference!r} calibrates Anny's body shape space only; with "
                 f"body_model.name = {spec.body_model.name!r} and shape_space = {spec.body_model.shape_space!r} set "
                 "shape.reference = \"none\""]
+    problems = []
     try:
         load_reference(spec.shape.reference)
     except SynthError as err:
-        return [f"shape.reference: {err}"]
-    return []
+        problems.append(f"shape.reference: {err}")
+    if spec.shape.girths != NO_REFERENCE:
+        try:
+            fit_girths(load_people(spec.shape.girths))
+        except SynthError as err:
+            problems.append(f"shape.girths: {err}")
+    return problems
 
 
 def _cross_checks(spec: JobSpec) -> list[str]:

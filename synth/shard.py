@@ -101,6 +101,7 @@ def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject, r
         "bbox_xyxy_px": [lab.bbox_xyxy.tolist() for lab in labels],
         "silhouette_fill": [lab.fill for lab in labels],
         "camera_attempts": [v.attempts for v in subject.views],
+        "age_years": float(model.age_years(subject.shape[None])[0]),
         "image_width": spec.camera.width,
         "image_height": spec.camera.height,
         **(dataclasses.asdict(measurements) if measurements else dict.fromkeys(MEASUREMENT_NAMES)),
@@ -121,7 +122,7 @@ class ShardBuilder:
         self.model = create(spec.body_model.name, source)
         self.mapper = CapturePoseMapper(self.model)
         self.measurer = BodyMeasurer(self.model)
-        self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference)
+        self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
         self.costs = StageCosts()
         self._renderer = None
         self._photos = None

@@ -11,7 +11,7 @@ import json
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _F32 = pa.float32()
 _IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
@@ -47,23 +47,28 @@ COLUMNS: dict[str, tuple[pa.DataType, dict, str]] = {
     "bbox_xyxy_px": (pa.list_(pa.list_(_F32)), _list(_list(_value("float32"))), "(V, 4) silhouette box [x0, y0, x1, y1), pixels"),
     "silhouette_fill": (pa.list_(_F32), _list(_value("float32")), "(V,) fraction of pixels inside the silhouette"),
     "camera_attempts": (pa.list_(pa.int32()), _list(_value("int32")), "(V,) camera draws until the body was framed"),
+    "age_years": (_F32, _value("float32"), "the age the body's shape depicts, years (NaN for shape spaces without age)"),
     "image_width": (pa.int32(), _value("int32"), "pixels"),
     "image_height": (pa.int32(), _value("int32"), "pixels"),
 }
 
 _MEASUREMENT_DOCS = {
     "height_m": "neutral-pose height, meters",
-    "neck_circumference_m": "neck circumference, meters (plane normal to the neck)",
-    "chest_circumference_m": "chest circumference, meters (horizontal)",
-    "waist_circumference_m": "natural (narrowest) waist circumference, meters",
-    "waist_iliac_circumference_m": "waist circumference at the iliac crest (NHANES landmark), meters",
-    "hip_circumference_m": "widest hip circumference, meters",
-    "thigh_circumference_m": "left mid-thigh circumference, meters",
-    "upper_arm_circumference_m": "left mid-upper-arm circumference, meters",
+    "neck_circumference_m": "neck circumference below the larynx, normal to the neck, meters (tape: convex hull of the section)",
+    "chest_circumference_m": "chest circumference at the bust point, horizontal, meters (tape)",
+    "waist_circumference_m": "natural (narrowest) waist circumference, horizontal, meters (tape)",
+    "waist_navel_circumference_m": "waist circumference at the navel (omphalion, ANSUR II), horizontal, meters (tape)",
+    "waist_iliac_circumference_m": "waist circumference at the iliac crest (NHANES), horizontal, meters (tape)",
+    "hip_circumference_m": "hip circumference at the buttocks' greatest protrusion, horizontal, meters (tape)",
+    "thigh_circumference_m": "left thigh circumference at the gluteal furrow, normal to the femur, meters (tape)",
+    "calf_circumference_m": "left calf circumference, the largest normal to the shank, meters (tape)",
+    "upper_arm_circumference_m": "left mid-upper-arm circumference, normal to the humerus, meters (tape)",
     "volume_m3": "body volume, cubic meters",
-    "mass_kg": "(volume - 2.4 L lung gas) x Siri density at the body fat, kilograms (synth.measurements)",
+    "mass_kg": "(volume - 2.4 L lung gas) x Siri density at the body fat (RFM), kilograms (synth.measurements)",
     "bmi_kg_m2": "mass / height^2, kg/m^2",
-    "body_fat_pct": "US Navy circumference estimate, percent (anthropometric, not clinical; NaN outside 0-75 %)",
+    "body_fat_pct": "Relative Fat Mass (Woolcott & Bergman 2018): 64 - 20 height / iliac waist + 12 female, percent "
+                    "(an anthropometric estimate of DXA body fat, not a measurement)",
+    "body_fat_navy_pct": "US Navy circumference estimate, percent (anthropometric; NaN outside 0-75 %)",
 }
 COLUMNS.update({name: (_F32, _value("float32"), doc) for name, doc in _MEASUREMENT_DOCS.items()})
 

@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw
 from synth.dataset.atomic import atomic_write_bytes, atomic_write_mesh
 from synth.morph.solve import MorphLevel
 
-BODY_FAT_NOTE = ("body fat is the project's US Navy circumference estimate (synth.measurements: Hodgdon & "
-                 "Beckett 1984), an anthropometric estimate, not a clinical measurement")
+BODY_FAT_NOTE = ("body fat is the project's label, the Relative Fat Mass (synth.measurements: Woolcott & Bergman "
+                 "2018, fitted on NHANES DXA), an anthropometric estimate, not a clinical measurement")
 _VIEW_W, _VIEW_H, _CAPTION = 300, 360, 34
 
 

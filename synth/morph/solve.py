@@ -5,8 +5,9 @@ adiposity lever of `synth.population.levers` (every fat and girth local target a
 weight phenotype), so bones, proportions, sex, age and style stay as they were. At each
 trial step the height phenotype is re-solved so the neutral-pose height stays within
 `HEIGHT_TOLERANCE_M` of the source, then the body is measured with `BodyMeasurer`; the
-step is found by false position (Illinois) until the US Navy body-fat estimate (the project's label,
-not a clinical measurement) is within `BODY_FAT_TOLERANCE_PCT` of the target.
+step is found by false position (Illinois) until the body-fat label (the Relative Fat Mass,
+an anthropometric estimate of DXA body fat, not a measurement) is within
+`BODY_FAT_TOLERANCE_PCT` of the target.
 """
 from __future__ import annotations
 
@@ -100,8 +101,8 @@ class BodyFatMorpher:
     @staticmethod
     def reach(fat) -> list[tuple[float, float]]:
         """[(step, body fat %)] at the lean and the heavy end of what a body reaches along the
-        lever (`fat` as from `_trials`): the ends of STEP_RANGE, or where the Navy estimate
-        stops being defined (below 0 or above 75 %) before them."""
+        lever (`fat` as from `_trials`): the ends of STEP_RANGE, or where the estimate stops
+        being defined (the height cannot be kept) before them."""
         ends = []
         for end in STEP_RANGE:
             inside, outside = 0.0, end
@@ -121,8 +122,8 @@ class BodyFatMorpher:
         source = np.asarray(source, np.float64)
         vertices, measured = self._measure(source)
         if not np.isfinite(measured.body_fat_pct):
-            raise SynthError("this body's US Navy body-fat estimate is undefined (outside the equations' range); "
-                             "it cannot be morphed by body fat")
+            raise SynthError("this body's body-fat estimate is undefined (no waist at the iliac crest); it cannot be "
+                             "morphed by body fat")
         targets = [(f"{v:g} %" if absolute else f"{v:+g}", v if absolute else measured.body_fat_pct + v)
                    for v in values]
         trial, fat = self._trials(source, measured.height_m)

@@ -1,18 +1,16 @@
-"""The few directions in Anny's body shape space that calibration moves.
+"""The directions in Anny's body shape space that calibration and fitting move.
 
-A sampled "style" shape (its own phenotypes, ancestry and local-target noise, see
-`AnnyBody.sample_shapes`) is moved along four levers:
-- height: sets the height phenotype (0..1);
-- adiposity: adds `a * ADIPOSITY[label]` to every fat and girth local target and
-  `a * WEIGHT_PER_ADIPOSITY` to the weight phenotype; a = 1 takes a mid body from
-  BMI ~22 to ~40;
-- waist, hip: offsets along `WAIST_LEVER` (waist girth, belly) and `HIP_LEVER` (hip girth
-  and width): where a sex carries its fat, set per sex once for the whole population.
+A sampled "style" shape (its sex, age, muscle, proportions, ancestry, cupsize and
+local-target noise, see `AnnyBody.sample_shapes`) is moved by a lever vector z (N, L):
+- z[:, 0], height: sets the height phenotype (0..1);
+- z[:, 1], adiposity: adds `a * ADIPOSITY[label]` to every fat and girth local target and
+  `a * WEIGHT_PER_ADIPOSITY` to the weight phenotype; a = 1 takes a mid body from BMI ~22
+  to ~40;
+- z[:, 2:], shaping: one offset per `SHAPING` local target (where a body carries its size:
+  bust, waist, belly, hips, buttocks, neck, thighs, calves, torso width and depth).
 Every component is then clipped to the shape space's bounds.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,26 +23,21 @@ ADIPOSITY: dict[str, float] = {label: 1.0 for label in (
     "measure-upperarm-circ-incr", "measure-thigh-circ-incr", "measure-calf-circ-incr",
     "hip-scale-depth-incr", "torso-scale-horiz-incr", "torso-scale-depth-incr")}
 WEIGHT_PER_ADIPOSITY = 0.5
-WAIST_LEVER: dict[str, float] = {"measure-waist-circ-incr": 1.0, "stomach-pregnant-incr": 0.5}
-HIP_LEVER: dict[str, float] = {"measure-hips-circ-incr": 1.0, "hip-scale-horiz-incr": 0.5}
-
-
-@dataclass(frozen=True)
-class Levers:
-    """Per-body lever values, each (N,) float64 (see the module docstring)."""
-
-    height: np.ndarray
-    adiposity: np.ndarray
-    waist: np.ndarray
-    hip: np.ndarray
+SHAPING: tuple[str, ...] = (
+    "measure-bust-circ-incr", "measure-underbust-circ-incr", "torso-scale-horiz-incr", "torso-scale-depth-incr",
+    "measure-waist-circ-incr", "stomach-pregnant-incr", "measure-hips-circ-incr", "buttocks-volume-incr",
+    "hip-scale-horiz-incr", "hip-scale-depth-incr", "measure-neck-circ-incr", "neck-double-incr",
+    "upperleg-fat-incr", "measure-thigh-circ-incr", "lowerleg-fat-incr", "measure-calf-circ-incr")
+HEIGHT_RANGE = (0.0, 1.0)
+ADIPOSITY_RANGE = (-0.8, 2.0)
 
 
 class LeverMap:
-    """Applies `Levers` to style shapes of one body model's shape space."""
+    """Applies lever vectors to style shapes of one body model's shape space."""
 
     def __init__(self, model: BodyModel) -> None:
         labels = model.shape_space.labels
-        missing = [k for k in ("height", "weight", *ADIPOSITY, *WAIST_LEVER, *HIP_LEVER) if k not in labels]
+        missing = [k for k in ("height", "weight", "gender", *ADIPOSITY, *SHAPING) if k not in labels]
         if missing:
             raise SynthError(f"population calibration needs Anny's body shape space (body_model.shape_space = "
                              f"\"body\"); {model.name} {model.version} lacks {', '.join(missing[:3])}")
@@ -53,8 +46,12 @@ class LeverMap:
         self.height = labels.index("height")
         self.female = labels.index("gender")
         self.direction = self._vector({"weight": WEIGHT_PER_ADIPOSITY, **ADIPOSITY})
-        self.waist = self._vector(WAIST_LEVER)
-        self.hip = self._vector(HIP_LEVER)
+        self.shaping = np.stack([self._vector({label: 1.0}) for label in SHAPING])  # (len(SHAPING), S)
+
+    @property
+    def size(self) -> int:
+        """L: height, adiposity, then one per `SHAPING` target."""
+        return 2 + len(SHAPING)
 
     def _vector(self, steps: dict[str, float]) -> np.ndarray:
         vector = np.zeros(len(self.labels))
@@ -62,12 +59,31 @@ class LeverMap:
             vector[self.labels.index(label)] = step
         return vector
 
-    def apply(self, style: np.ndarray, levers: Levers) -> np.ndarray:
-        """Shapes (N, S) float64: `style` (N, S) moved by `levers`, clipped to the bounds."""
-        shapes = (style.astype(np.float64) + levers.adiposity[:, None] * self.direction
-                  + levers.waist[:, None] * self.waist + levers.hip[:, None] * self.hip)
-        shapes[:, self.height] = levers.height
-        return np.clip(shapes, self.low, self.high)
+    def neutral(self, n: int) -> np.ndarray:
+        """(n, L) levers that move nothing but set the height phenotype to 0.5."""
+        z = np.zeros((n, self.size))
+        z[:, 0] = 0.5
+        return z
+
+    def _moved(self, style: np.ndarray, z: np.ndarray) -> np.ndarray:
+        shapes = style.astype(np.float64) + z[:, 1:2] * self.direction + z[:, 2:] @ self.shaping
+        shapes[:, self.height] = z[:, 0]
+        return shapes
+
+    def apply(self, style: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Shapes (N, S) float64: `style` (N, S) moved by levers `z` (N, L), clipped to the bounds."""
+        return np.clip(self._moved(style, z), self.low, self.high)
+
+    def tangents(self, style: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """(N, S, L) the derivative of `apply` in each lever (zero along a clipped component)."""
+        moved = self._moved(style, z)
+        free = (moved > self.low) & (moved < self.high)  # (N, S)
+        columns = np.zeros((len(self.labels), self.size))
+        columns[self.height, 0] = 1.0
+        columns[:, 1] = self.direction
+        columns[self.height, 1] = 0.0
+        columns[:, 2:] = self.shaping.T
+        return free[..., None] * columns[None]
 
     def is_female(self, style: np.ndarray) -> np.ndarray:
         """(N,) bool: Anny's gender phenotype above 0.5."""

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from body_models import SynthError
 from synth.dataset.atomic import atomic_write_bytes
-from synth.dataset.manifest import built_manifest, read_manifest, read_shards
+from synth.dataset.manifest import read_manifest
+from synth.population.measured import Measured, read_measured
 from synth.population.reference import SEXES, ReferenceTable
 from synth.storage import Store
 
@@ -50,43 +50,6 @@ class PopulationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def dataset_sexes(manifest: dict[str, Any], shapes: np.ndarray) -> np.ndarray:
-    """(N,) "male" / "female" from the shape vectors (Anny's gender phenotype or the SMPL
-    mixed flag) or the SMPL file's gender; SynthError if the dataset has no sex."""
-    labels = manifest["body_model"]["shape_labels"]
-    for label in ("gender", "female"):
-        if label in labels:
-            return np.where(shapes[:, labels.index(label)] > 0.5, "female", "male")
-    gender = manifest["spec"]["body_model"].get("gender")
-    if gender in SEXES:
-        return np.full(len(shapes), gender)
-    raise SynthError("this dataset's bodies have no sex (a neutral SMPL-family model); a per-sex reference "
-                     "cannot be compared with it")
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A dataset's rows as the report needs them: sexes (N,) "male" / "female" and each
-    measured column (N,) float64, NaN where missing."""
-
-    sexes: np.ndarray
-    values: dict[str, np.ndarray]
-
-
-def read_measured(store: Store, reference: ReferenceTable) -> Measured:
-    """The sexes and the columns of the reference's measures (and BMI) of the dataset in
-    `store`, read once for the table and the plot."""
-    measures = sorted(set(reference.measures()) | {"bmi_kg_m2"})
-    manifest = built_manifest(store)
-    table = read_shards(store, manifest, ["shape", *measures])
-    shapes = np.asarray(table.column("shape").to_pylist(), np.float64)
-    values = {m: table.column(m).to_numpy(zero_copy_only=False).astype(np.float64) for m in measures}
-    if all(np.isnan(v).all() for v in values.values()):
-        raise SynthError(f"{store.describe()} was built without measurements (labels.measurements = false); rebuild with "
-                         "them to compare its population")
-    return Measured(dataset_sexes(manifest, shapes), values)
 
 
 def compare(measured: Measured, reference: ReferenceTable) -> PopulationReport:
@@ -178,22 +141,35 @@ def plot(measured: Measured, reference: ReferenceTable, png: Path) -> Path:
     return Path(png)
 
 
-def write_population(location: str | Path, reference: str | None, out: Path) -> tuple[PopulationReport, list[Path]]:
-    """Compare the dataset at `location` (folder or URI) with `reference` (None: the one it
-    was built with, else the default) and write population.{md,json,png} into the local `out`."""
+def write_population(location: str | Path, reference: str | None, out: Path) -> tuple[str, list[Path]]:
+    """Compare the dataset at `location` (folder or URI) with `reference` and write the report
+    into the local folder `out`; return its markdown and the files written.
+
+    A reference of per-person measurements (`ansur2`, or a CSV with sex, stature and weight
+    columns: `synth.population.people`) is compared conditionally, at fixed height and
+    weight (`synth.population.conditional`: conditional_<name>.{md,json,png}); a table of
+    percentiles and shares (`synth.population.reference`; None: the one the dataset was
+    built with, else the default) marginally (population.{md,json,png})."""
+    from synth.population.conditional import COMPARED, write_conditional
+    from synth.population.conditional import markdown as conditional_markdown
+    from synth.population.people import is_people_table, load_people
     from synth.population.reference import DEFAULT_REFERENCE, NO_REFERENCE, load_reference
 
     store = Store.open(location)
+    out = Path(out)
+    if reference is not None and is_people_table(reference):
+        measured = read_measured(store, ["height_m", "mass_kg", "bmi_kg_m2", "age_years", *COMPARED])
+        report, paths = write_conditional(measured, load_people(reference), out)
+        return conditional_markdown(report), paths
     if reference is None:
         manifest = read_manifest(store)
         built = (manifest or {}).get("spec", {}).get("shape", {}).get("reference", NO_REFERENCE)
         reference = DEFAULT_REFERENCE if built == NO_REFERENCE else built
     table = load_reference(reference)
-    measured = read_measured(store, table)
+    measured = read_measured(store, sorted(set(table.measures()) | {"bmi_kg_m2"}))
     report = compare(measured, table)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "population.md", out / "population.json"
     atomic_write_bytes(md, (markdown(report) + "\n").encode())
     atomic_write_bytes(js, json.dumps(report.to_dict(), indent=2).encode())
-    return report, [md, js, plot(measured, table, out / "population.png")]
+    return markdown(report), [md, js, plot(measured, table, out / "population.png")]

@@ -1,12 +1,12 @@
-"""A fast stand-in for `BodyMeasurer` on shape vectors: a quadratic ridge regression.
+"""A fast stand-in for `BodyMeasurer` on shape vectors: a small neural network.
 
-Measuring a body takes ~60 ms (forward pass, plane sections); calibration needs the
-measurements of thousands of candidate shapes per build, so it asks this surrogate
-instead. It predicts the log of the primitive measurements (`PRIMITIVES`) from the shape
-vector (all linear and pairwise terms, plus cubic terms of the six default phenotypes,
-which shape the body most) and derives body fat, mass and BMI from them with
-the same formulas as the labels (`synth.measurements`). The stored labels always come
-from `BodyMeasurer`; the surrogate only steers sampling.
+Measuring a body takes milliseconds (forward pass, plane sections); calibration and
+fitting need the measurements, and their derivatives, of many candidate shapes per body,
+so they ask this surrogate instead. A perceptron (two hidden layers of SiLU units)
+predicts the log of the primitive measurements (`PRIMITIVES`) from the shape vector;
+body fat, mass and BMI follow from them with the labels' own formulas
+(`synth.measurements.derived`). It runs in numpy and gives its Jacobian in closed form.
+The stored labels always come from `BodyMeasurer`; the surrogate only steers sampling.
 
 One fitted surrogate per (body model version, shape space) ships in `data/`
 (`surrogate_path`); `scripts/fit_population_surrogate.py` measures fresh bodies and
@@ -14,97 +14,114 @@ refits it, and a test checks it against the measurer.
 """
 from __future__ import annotations
 
-import functools
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from body_models import SynthError
-from synth.measurements import body_mass_kg, navy_body_fat_pct
+from synth.measurements import derived
 
 DATA_DIR = Path(__file__).with_name("data")
-PRIMITIVES: tuple[str, ...] = ("height_m", "volume_m3", "neck_circumference_m", "waist_circumference_m",
-                               "waist_iliac_circumference_m", "hip_circumference_m")
-RIDGE = 1e-5
+PRIMITIVES: tuple[str, ...] = ("height_m", "volume_m3", "neck_circumference_m", "chest_circumference_m",
+                               "waist_circumference_m", "waist_navel_circumference_m", "waist_iliac_circumference_m",
+                               "hip_circumference_m", "thigh_circumference_m", "calf_circumference_m",
+                               "upper_arm_circumference_m")
+FORMAT = "mlp-1"
+_DERIVED_STEP = 1e-6
 
 
 def surrogate_path(model_version: str) -> Path:
     return DATA_DIR / f"surrogate-{model_version.replace('/', '-')}.npz"
 
 
-_CUBIC = 6  # the first components (Anny's default phenotypes) also get all cubic terms
-_TRIPLES = np.array(list(itertools.combinations_with_replacement(range(_CUBIC), 3)))
+def _silu(x: np.ndarray) -> np.ndarray:
+    return x / (1.0 + np.exp(-x))
 
 
-def _features(shapes: np.ndarray) -> np.ndarray:
-    """(N, 1 + S + S(S+1)/2 + 56): constant, linear, pairwise (upper-triangle) and the cubic
-    terms of the first `_CUBIC` components."""
-    x = np.asarray(shapes, np.float64)
-    rows, cols = np.triu_indices(x.shape[1])
-    cubic = x[:, _TRIPLES[:, 0]] * x[:, _TRIPLES[:, 1]] * x[:, _TRIPLES[:, 2]]
-    return np.concatenate([np.ones((len(x), 1)), x, x[:, rows] * x[:, cols], cubic], 1)
+def _silu_slope(x: np.ndarray) -> np.ndarray:
+    s = 1.0 / (1.0 + np.exp(-x))
+    return s * (1.0 + x * (1.0 - s))
 
 
 @dataclass(frozen=True)
 class Surrogate:
-    """coefficients: (F, len(PRIMITIVES)) on `_features`, predicting log measurements;
-    version: the body model version it was fitted for; rms_log_error: (len(PRIMITIVES),)
-    held-out RMS error of the log prediction (about the relative error)."""
+    """version: the body model version it was fitted for; shift, scale: (S,) input
+    standardisation; layers: [(W (out, in), b (out,)), ...] with SiLU between them;
+    log_mean, log_scale: (P,) output de-standardisation of the log primitives;
+    rms_log_error: (P,) held-out RMS error of the log prediction (about the relative error)."""
 
     version: str
-    coefficients: np.ndarray
+    shift: np.ndarray
+    scale: np.ndarray
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    log_mean: np.ndarray
+    log_scale: np.ndarray
     rms_log_error: np.ndarray
 
-    @functools.cached_property
-    def _terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The coefficients regrouped as constant (P,), linear (S, P), quadratic (S, S * P) with
-        [i, j * P + p] the x_i x_j term (i <= j, else 0) and cubic (T, P)."""
-        size = int(round((-3 + np.sqrt(9 + 8 * (len(self.coefficients) - 1 - len(_TRIPLES)))) / 2))
-        outputs = self.coefficients.shape[1]
-        rows, cols = np.triu_indices(size)
-        quadratic = np.zeros((size, size, outputs))
-        quadratic[rows, cols] = self.coefficients[1 + size:1 + size + len(rows)]
-        return (self.coefficients[0], self.coefficients[1:1 + size], quadratic.reshape(size, size * outputs),
-                self.coefficients[1 + size + len(rows):])
+    def log_primitives(self, shapes: np.ndarray, tangents: np.ndarray | None = None):
+        """Predicted log primitives (N, P); with `tangents` (N, S, L) directions in shape
+        space, also their derivatives along them (N, P, L) (forward mode, exact)."""
+        h = (np.asarray(shapes, np.float64) - self.shift) / self.scale
+        dh = None if tangents is None else tangents / self.scale[None, :, None]
+        for k, (weight, bias) in enumerate(self.layers):
+            a = h @ weight.T + bias
+            if dh is not None:
+                dh = np.einsum("os,nsl->nol", weight, dh)
+            if k < len(self.layers) - 1:
+                if dh is not None:
+                    dh = _silu_slope(a)[..., None] * dh
+                a = _silu(a)
+            h = a
+        logs = h * self.log_scale + self.log_mean
+        return logs if dh is None else (logs, dh * self.log_scale[None, :, None])
 
     def primitives(self, shapes: np.ndarray) -> dict[str, np.ndarray]:
-        """Predicted primitive measurements, each (N,), meters / m^3 (the same numbers as
-        `_features(shapes) @ coefficients`, without building the feature matrix)."""
-        x = np.asarray(shapes, np.float64)
-        constant, linear, quadratic, cubic = self._terms
-        pairs = np.einsum("nj,njp->np", x, (x @ quadratic).reshape(len(x), x.shape[1], -1))
-        triples = x[:, _TRIPLES[:, 0]] * x[:, _TRIPLES[:, 1]] * x[:, _TRIPLES[:, 2]]
-        predicted = np.exp(constant + x @ linear + pairs + triples @ cubic)
-        return dict(zip(PRIMITIVES, predicted.T))
+        """Predicted primitive measurements, each (N,), meters / m^3."""
+        return dict(zip(PRIMITIVES, np.exp(self.log_primitives(shapes)).T))
 
     def predict(self, shapes: np.ndarray, female: np.ndarray) -> dict[str, np.ndarray]:
-        """Primitives plus body_fat_pct, mass_kg and bmi_kg_m2 (each (N,)); `female` (N,) 0..1."""
-        p = self.primitives(shapes)
-        raw_fat = navy_body_fat_pct(p["neck_circumference_m"], p["waist_circumference_m"], p["hip_circumference_m"],
-                                    p["height_m"], female, bounded=False)
-        mass = body_mass_kg(p["volume_m3"], raw_fat)
-        return {**p, "body_fat_pct": raw_fat, "mass_kg": mass, "bmi_kg_m2": mass / p["height_m"] ** 2}
+        """Primitives plus what the labels derive from them (`synth.measurements.derived`: body
+        fat, mass, BMI), each (N,); `female` (N,) 0..1."""
+        return with_derived(self.primitives(shapes), female)
 
 
-def fit_surrogate(version: str, shapes: np.ndarray, measured: np.ndarray, holdout: float = 0.2) -> Surrogate:
-    """Fit on `shapes` (N, S) and `measured` (N, len(PRIMITIVES)); the last `holdout` share of
-    rows scores it, then all rows refit it."""
-    keep = np.isfinite(measured).all(1) & (measured > 0).all(1)
-    x, y = _features(shapes[keep]), np.log(measured[keep])
-    split = int(len(x) * (1.0 - holdout))
+def with_derived(primitives: dict[str, np.ndarray], female: np.ndarray) -> dict[str, np.ndarray]:
+    """Primitive measurements (name -> (N,)) plus the derived labels."""
+    p = primitives
+    return {**p, **derived(p["height_m"], p["volume_m3"], p["neck_circumference_m"], p["waist_circumference_m"],
+                           p["waist_navel_circumference_m"], p["waist_iliac_circumference_m"],
+                           p["hip_circumference_m"], female)}
 
-    def solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.linalg.solve(a.T @ a + RIDGE * len(a) * np.eye(a.shape[1]), a.T @ b)
 
-    held = np.sqrt(((x[split:] @ solve(x[:split], y[:split]) - y[split:]) ** 2).mean(0))
-    return Surrogate(version, solve(x, y), held)
+def log_measures(logs: np.ndarray, female: np.ndarray, names: tuple[str, ...],
+                 slopes: np.ndarray | None = None):
+    """The log of the measures `names` (primitives or derived) from log primitives (N, P),
+    (N, T); with `slopes` (N, P, L), also their derivatives (N, T, L) (the derived ones by
+    central differences in the log primitives)."""
+    def measures(point: np.ndarray) -> np.ndarray:
+        values = with_derived(dict(zip(PRIMITIVES, np.exp(point).T)), female)
+        return np.log(np.maximum(np.stack([values[n] for n in names], 1), 1e-12))
+
+    out = measures(logs)
+    if slopes is None:
+        return out
+    chain = np.zeros((len(logs), len(names), len(PRIMITIVES)))
+    for p in range(len(PRIMITIVES)):
+        if all(n in PRIMITIVES and PRIMITIVES.index(n) != p for n in names):
+            continue
+        step = np.zeros(len(PRIMITIVES))
+        step[p] = _DERIVED_STEP
+        chain[:, :, p] = (measures(logs + step) - measures(logs - step)) / (2 * _DERIVED_STEP)
+    return out, np.einsum("ntp,npl->ntl", chain, slopes)
 
 
 def save_surrogate(surrogate: Surrogate, path: Path) -> None:
-    np.savez(path, version=surrogate.version, coefficients=surrogate.coefficients,
-             rms_log_error=surrogate.rms_log_error, primitives=np.array(PRIMITIVES))
+    arrays = {f"w{k}": w for k, (w, _) in enumerate(surrogate.layers)} | \
+        {f"b{k}": b for k, (_, b) in enumerate(surrogate.layers)}
+    np.savez(path, format=FORMAT, version=surrogate.version, shift=surrogate.shift, scale=surrogate.scale,
+             log_mean=surrogate.log_mean, log_scale=surrogate.log_scale, rms_log_error=surrogate.rms_log_error,
+             primitives=np.array(PRIMITIVES), **arrays)
 
 
 def load_surrogate(model_version: str) -> Surrogate:
@@ -114,7 +131,11 @@ def load_surrogate(model_version: str) -> Surrogate:
         raise SynthError(f"no population surrogate for body model {model_version} (looked for {path}); run "
                          "scripts/fit_population_surrogate.py, or set shape.reference = \"none\"")
     with np.load(path) as data:
-        if tuple(data["primitives"]) != PRIMITIVES or str(data["version"]) != model_version:
-            raise SynthError(f"{path} was fitted for another model or measurement set; refit it with "
-                             "scripts/fit_population_surrogate.py")
-        return Surrogate(str(data["version"]), data["coefficients"], data["rms_log_error"])
+        if ("format" not in data or str(data["format"]) != FORMAT or tuple(data["primitives"]) != PRIMITIVES
+                or str(data["version"]) != model_version):
+            raise SynthError(f"{path} was fitted for another model, measurement set or surrogate format; refit it "
+                             "with scripts/fit_population_surrogate.py")
+        count = sum(1 for key in data.files if key.startswith("w"))
+        layers = tuple((data[f"w{k}"], data[f"b{k}"]) for k in range(count))
+        return Surrogate(str(data["version"]), data["shift"], data["scale"], layers, data["log_mean"],
+                         data["log_scale"], data["rms_log_error"])

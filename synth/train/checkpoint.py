@@ -16,8 +16,15 @@ from synth.train.gate import SilhouetteGate
 from synth.train.model import NetConfig, SilhouetteNet
 from synth.train.stacking import MeasurementStack
 
-FORMAT = "synth-checkpoint/2"  # 2: nets read area-averaged frames (`synth.train.framing`)
-_POINT_SAMPLED = "synth-checkpoint/1"
+FORMAT = "synth-checkpoint/3"
+"""2: nets read area-averaged frames (`synth.train.framing`); 3: measurement labels version 3
+(tape circumferences at the surveys' landmarks, RFM body fat: 15 measurements)."""
+_RETIRED = {
+    "synth-checkpoint/1": "was trained on point-sampled silhouette frames; frames are area-averaged since "
+                          "synth-checkpoint/2",
+    "synth-checkpoint/2": "was trained on measurement labels version 2 (12 labels, US Navy body fat); the labels "
+                          "are version 3 (tape circumferences at the surveys' landmarks, RFM body fat)",
+}
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,9 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
         state = torch.load(path, map_location=device, weights_only=False)
     except Exception as err:  # torch raises many types for bad files
         raise SynthError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from err
-    if isinstance(state, dict) and state.get("format") == _POINT_SAMPLED:
-        raise SynthError(f"{path} was trained on point-sampled silhouette frames ({_POINT_SAMPLED}); frames are "
-                         f"area-averaged since {FORMAT}, so retrain it with `synth train`")
+    if isinstance(state, dict) and state.get("format") in _RETIRED:
+        raise SynthError(f"{path} {_RETIRED[state['format']]}: retrain it with `synth train` on a dataset built by "
+                         "this synth")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SynthError(f"{path} is not a synth checkpoint ({FORMAT})")
     net = SilhouetteNet(NetConfig(**state["net_config"]))

@@ -1,8 +1,8 @@
 """The measurement stack: a subject's measurements from the net's two readings of them.
 
 The measurement heads regress each measurement from the silhouettes. The predicted neutral
-mesh, measured the way the labels are (`synth.measurements`: the narrowest waist loop, the
-buttock level, the chest under the arms), carries the labels' own geometry, which a
+mesh, measured the way the labels are (`synth.measurements`: the tapes at the bust point,
+the navel, the narrowest waist, the buttocks), carries the labels' own geometry, which a
 regression smooths over. Their errors are loosely correlated (r = 0.2-0.5 on chest, waist
 and hip for the 60-minute CPU net), so a ridge (`synth.train.ridge`) from both readings of
 every measurement to the labels beats either. `synth train` fits it after the last step on
@@ -41,15 +41,15 @@ class MeasurementStack:
 
 def stack_features(heads: np.ndarray, mesh: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(B, 2M) from the heads' (B, M) and the mesh's (B, M) measurements, each over `scale`;
-    a mesh value that is missing (NaN: body fat outside the Navy equations' range) takes
-    the head's."""
+    a mesh value that is missing (NaN: the Navy body fat outside its equations' range)
+    takes the head's."""
     return np.concatenate([heads, np.where(np.isfinite(mesh), mesh, heads)], 1) / np.tile(scale, 2)
 
 
 def fit_stack(heads: np.ndarray, mesh: np.ndarray, labels: np.ndarray, scale: np.ndarray) -> MeasurementStack:
     """The stack for training rows' head (N, M) and mesh (N, M) measurements and labels (N, M).
-    Rows lacking a label that others have are left out: those are extreme bodies (body fat
-    outside the Navy equations' range), and a ridge would take their missing label as the
+    Rows lacking a label that others have are left out: those are extreme bodies (the Navy
+    body fat outside its equations' range), and a ridge would take their missing label as the
     mean (on the 60-minute CPU net that swung the body-fat error between 0.79 and 1.01
     points from one 2,048-row draw to the next; without them, 0.75-0.77)."""
     complete = (np.isfinite(labels) | np.isnan(labels).all(0)).all(1)
