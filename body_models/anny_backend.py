@@ -9,7 +9,9 @@ Two shape spaces (`SHAPE_SPACES`):
   age, muscle, weight, height, proportions).
 - "body": all eleven phenotypes (adds cupsize, firmness and the african / asian /
   caucasian blends) followed by the body-relevant local targets of `BODY_LOCAL_CHANGES`
-  in [-1, 1] (negative values apply the matching "decr" target; 0 leaves the body as
+  in [-1, 1.5] (negative values apply the matching "decr" target, values above 1 extend
+  the "incr" one linearly, which the heaviest bodies need and which keeps meshes valid in
+  tests; 0 leaves the body as
   the phenotypes made it). Left/right targets share one value, so bodies stay
   symmetric. Face, ear, nose, mouth and eye targets are not loaded (held at zero).
 """
@@ -36,7 +38,9 @@ _NATIVE_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]
 
 
 SHAPE_SPACES = ("body", "phenotypes")
-BODY_SPACE_VERSION = "body-1"
+BODY_SPACE_VERSION = "body-2"
+"""body-2: local targets reach LOCAL_CHANGE_MAX (1.5) on the increasing side (body-1: 1)."""
+LOCAL_CHANGE_MAX = 1.5
 BODY_LOCAL_CHANGES: dict[str, tuple[str, ...]] = {
     # shape label -> Anny local-change targets it drives (one value for left and right)
     "stomach-pregnant-incr": ("stomach-pregnant-incr",),
@@ -170,7 +174,7 @@ class AnnyBody(BodyModel):
             self.version = f"anny-{anny.__version__}/{BODY_SPACE_VERSION}"
             locals_ = tuple(BODY_LOCAL_CHANGES)
             self.shape_space = ParamSpace("shape", phenotypes + locals_, (0.0,) * len(phenotypes) + (-1.0,) * len(locals_),
-                                          1.0, "unitless")
+                                          (1.0,) * len(phenotypes) + (LOCAL_CHANGE_MAX,) * len(locals_), "unitless")
         self._local_map = self._local_change_map()
         bones = tuple(self._model.bone_labels)
         self.pose_space = ParamSpace(
@@ -282,6 +286,18 @@ class AnnyBody(BodyModel):
         anny_age = torch.as_tensor(np.asarray(shapes, np.float64)[:, self.shape_space.labels.index("age")])
         mapping = self._calibrated_prior().morphological_age_mapping
         return mapping.anny_to_morphological_age(anny_age).numpy().astype(np.float64)
+
+    def with_age(self, shapes: np.ndarray, age_years: np.ndarray) -> np.ndarray:
+        """`shapes` with the age phenotype of `age_years` where finite (Anny's calibrated mapping)."""
+        years = np.asarray(age_years, np.float64)
+        given = np.isfinite(years)
+        if not given.any():
+            return shapes
+        mapping = self._calibrated_prior().morphological_age_mapping
+        out = shapes.copy()
+        column = self.shape_space.labels.index("age")
+        out[given, column] = mapping.morphological_to_anny_age(torch.as_tensor(years[given])).numpy()
+        return out
 
     def _calibrated_prior(self):
         if self._shape_prior is None:

@@ -155,6 +155,11 @@ class BodyModel(abc.ABC):
         """(N,) the age in years each shape (N, S) depicts; NaN where the shape space has none."""
         return np.full(len(shapes), np.nan)
 
+    def with_age(self, shapes: np.ndarray, age_years: np.ndarray) -> np.ndarray:
+        """`shapes` (N, S) made to depict `age_years` (N,) where finite; unchanged where the
+        shape space has no age."""
+        return shapes
+
     def neutral_shape(self) -> np.ndarray:
         """The shape vector of the model's average body, (shape_space.size,) float32."""
         low, high = self.shape_space.bounds()

@@ -126,6 +126,9 @@ def _prepare(store: Store, spec: JobSpec, overwrite: bool) -> dict[str, Any] | N
     if manifest.get("spec_hash") != spec.content_hash():
         raise SynthError(f"{store.describe()} holds a dataset built from a different job spec; pass --overwrite to "
                          "replace it, or choose another --out")
+    if spec.shape.people and manifest.get("people_sha256") != people_sha256(spec):
+        raise SynthError(f"{store.describe()} was built from another version of the people table "
+                         f"{spec.shape.people}; pass --overwrite to rebuild it, or choose another --out")
     if manifest.get("labels_version", 1) != LABELS_VERSION:
         raise SynthError(f"{store.describe()} holds rows labelled by another synth (measurement labels version "
                          f"{manifest.get('labels_version', 1)}, this one makes {LABELS_VERSION}); building on it would "
@@ -191,7 +194,15 @@ def new_manifest(spec: JobSpec, model: BodyModel, plans: list[ShardPlan]) -> dic
                    for name, (start, stop) in split_ranges(spec).items()},
         "planned_shards": [p.file for p in plans],
         "shards": [],
+        **({"people_sha256": people_sha256(spec)} if spec.shape.people else {}),
     }
+
+
+def people_sha256(spec: JobSpec) -> str:
+    """The sha256 of the people table a `--people` build fits, so a resume refuses another."""
+    from synth.population.people import resolve_people_path
+
+    return file_sha256(resolve_people_path(spec.shape.people))
 
 
 def _run(spec: JobSpec, options: BuildOptions, plans: list[ShardPlan]) -> Iterator[ShardEntry]:
@@ -251,6 +262,12 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
         manifest["complete"] = len(entries) == len(plans)
         manifest["measurements"] = measurement_summary(store, manifest)
         manifest["population"] = _population(store, spec) if manifest["complete"] else None
+        if spec.shape.people and manifest["complete"]:
+            from synth.population.people_report import write_people_fit
+
+            report, text = write_people_fit(store)
+            manifest["people_fit"] = {"covered": report.covered, "covered_core": report.covered_core,
+                                      "markdown": text}
         write_manifest(store, manifest)
         write_card(store, manifest)
         return BuildSummary(total, len(todo), len(finished), time.perf_counter() - started, written,

@@ -5,6 +5,7 @@ model files) and ANNY_CACHE_DIR (Anny's build cache, default ~/.cache/anny).
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -67,14 +68,23 @@ def main(verbose: bool) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a job-spec field (TOML value), e.g. --set job.subjects=64. Repeatable.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--people", default=None, metavar="TABLE",
+              help="Build the bodies of measured people, one subject per row: a CSV with sex, stature and weight "
+                   "(and any tape measurements; the dataset's label names in SI units, or ANSUR II's columns as "
+                   "published) or a bundled name (ansur2). Sets shape.people and job.subjects.")
 @model_path_option
 @anny_cache_option
 def build(job: Path, out: str | None, workers: int | None, address: str | None, overwrite: bool,
-          overrides: tuple[str, ...], no_progress: bool, model_path: str | None, anny_cache: str | None) -> None:
+          overrides: tuple[str, ...], no_progress: bool, people: str | None, model_path: str | None,
+          anny_cache: str | None) -> None:
     """Build (or resume) the dataset described by JOB (a TOML job spec)."""
     from synth.build import BuildOptions, default_workers, run_build
     from synth.config import load_spec
 
+    if people is not None:
+        from synth.population.people import load_people
+
+        overrides = (*overrides, f"shape.people={json.dumps(people)}", f"job.subjects={len(load_people(people))}")
     spec = load_spec(job, list(overrides))
     out = out or str(DEFAULT_OUTPUTS / spec.job.name)
     source = source_from_env(model_path or spec.body_model.model_path or None, anny_cache,

@@ -65,14 +65,18 @@ class ShapeSection:
     body model's own prior (required for SMPL-family models and Anny's "phenotypes"
     space); girths: measured people (a bundled people table, e.g. "ansur2", or a CSV, see
     synth.population.people) whose chest, waist, hip, neck, thigh and calf at a given
-    height, weight and age the bodies follow, or "none" to calibrate height and BMI only.
-    See synth.population.sampler."""
+    height, weight and age the bodies follow, or "none" to calibrate height and BMI only;
+    people: a table of measured people (bundled name or CSV, synth.population.people) whose
+    bodies to build, subject i = row i (job.subjects is its row count; `synth build
+    --people` sets both), "" for sampled bodies. See synth.population.sampler and
+    synth.population.people_sampler."""
 
     age_years: Range = (18.0, 80.0)
     beta_sigma: float = 1.0
     female_share: float = 0.5
     reference: str = DEFAULT_REFERENCE
     girths: str = DEFAULT_GIRTHS
+    people: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ _LIMITS: dict[str, tuple[str, float, float]] = {
     "body_model.gender": ("str", 1, 16), "body_model.shape_space": ("str", 1, 16), "body_model.num_betas": ("int", 1, 300),
     "shape.age_years": ("range", 0, 90), "shape.beta_sigma": ("float", 0, 5),
     "shape.female_share": ("float", 0, 1), "shape.reference": ("str", 1, 4096), "shape.girths": ("str", 1, 4096),
+    "shape.people": ("str", 0, 4096),
     "pose.extra_jitter_deg": ("float", 0, 45),
     "camera.width": ("int", 16, 4096), "camera.height": ("int", 16, 4096),
     "camera.vertical_fov_deg": ("range", 10, 120), "camera.distance_m": ("range", 0.5, 20),
@@ -229,6 +234,26 @@ def _reference_checks(spec: JobSpec) -> list[str]:
     return problems
 
 
+def _people_checks(spec: JobSpec) -> list[str]:
+    """shape.people names a readable table with one row per subject, on Anny's body space."""
+    if not spec.shape.people:
+        return []
+    if spec.body_model.name != "anny" or spec.body_model.shape_space != "body":
+        return [f"shape.people builds bodies in Anny's body shape space only (body_model.name = "
+                f"{spec.body_model.name!r}, shape_space = {spec.body_model.shape_space!r})"]
+    if not spec.labels.measurements:
+        return ["shape.people needs labels.measurements = true: each row's residuals are its labels minus the "
+                "person's measurements"]
+    try:
+        rows = len(load_people(spec.shape.people))
+    except SynthError as err:
+        return [f"shape.people: {err}"]
+    if rows != spec.job.subjects:
+        return [f"job.subjects = {spec.job.subjects} but the people table {spec.shape.people} has {rows} rows; one "
+                "subject per person (synth build --people sets it)"]
+    return []
+
+
 def _cross_checks(spec: JobSpec) -> list[str]:
     """Problems no single field shows."""
     problems = []
@@ -241,6 +266,7 @@ def _cross_checks(spec: JobSpec) -> list[str]:
         problems.append(f"body_model.shape_space = {spec.body_model.shape_space!r}: expected one of "
                         f"{', '.join(SHAPE_SPACES)}")
     problems += _reference_checks(spec)
+    problems += _people_checks(spec)
     genders = (*GENDERS, MIXED)
     if spec.body_model.gender not in genders:
         problems.append(f"body_model.gender = {spec.body_model.gender!r}: expected one of {', '.join(genders)}")

@@ -26,6 +26,7 @@ from synth.images import encode_silhouette
 from synth.labels import view_labels
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, Measurements
 from synth.plan import ShardPlan
+from synth.population.people import MEASURES, People, load_people
 from synth.population.sampler import shape_sampler
 from synth.sampling.rng import photo_rng
 from synth.subjects import Subject, draw_subjects, pose_subjects, shape_prior
@@ -75,9 +76,11 @@ class RenderedView:
 
 
 def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject, rendered: list[RenderedView],
-                measurements: Measurements | None, photos: list[bytes] | None = None) -> dict[str, Any]:
+                measurements: Measurements | None, photos: list[bytes] | None = None,
+                person: Person | None = None) -> dict[str, Any]:
     """One dataset row (see `synth.dataset.schema.COLUMNS`); measurements None -> nulls;
-    photos: JPEG bytes per view, for jobs with photo.enabled."""
+    photos: JPEG bytes per view, for jobs with photo.enabled; person: the measured person
+    the body was fitted to, for jobs with shape.people."""
     labels = [view_labels(subject.joints, view.camera, r.mask) for view, r in zip(subject.views, rendered)]
     row = {
         "subject_index": subject.index,
@@ -109,7 +112,25 @@ def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject, r
     if photos is not None:
         row["photos"] = [{"bytes": jpeg, "path": f"{subject.index:09d}_{v.name}.jpg"}
                          for v, jpeg in zip(subject.views, photos)]
+    if person is not None:
+        labels = dataclasses.asdict(measurements) if measurements else {}
+        row.update(person_id=person.id, person_targets=person.targets.tolist(),
+                   person_residuals=[labels.get(name, np.nan) - target if np.isfinite(target) else np.nan
+                                     for name, target in zip(MEASURES, person.targets)])
     return row
+
+
+@dataclass(frozen=True)
+class Person:
+    """The measured person a body was fitted to: id and targets (len(MEASURES),) SI, NaN where
+    not measured."""
+
+    id: str
+    targets: np.ndarray
+
+
+def people_of(spec: JobSpec) -> People | None:
+    return load_people(spec.shape.people) if spec.shape.people else None
 
 
 class ShardBuilder:
@@ -122,7 +143,9 @@ class ShardBuilder:
         self.model = create(spec.body_model.name, source)
         self.mapper = CapturePoseMapper(self.model)
         self.measurer = BodyMeasurer(self.model)
-        self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
+        self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference, spec.shape.girths,
+                                    spec.shape.people)
+        self.people = people_of(spec)
         self.costs = StageCosts()
         self._renderer = None
         self._photos = None
@@ -191,11 +214,17 @@ class ShardBuilder:
                 photos = self._render_photos(subject)
                 with self.costs.timed("rows"):
                     rows.append(subject_row(self.spec, self.model, plan.split, subject, rendered, measurements,
-                                            photos))
+                                            photos, self._person(subject.index)))
         with self.costs.timed("rows"):
-            table = rows_to_table(rows, self.spec.photo.enabled)
+            table = rows_to_table(rows, self.spec.photo.enabled, self.people is not None)
         self.costs.subjects += len(indices)
         return table
+
+    def _person(self, index: int) -> Person | None:
+        if self.people is None:
+            return None
+        return Person(str(self.people.ids[index]), np.array([self.people.values[name][index] if name in
+                                                             self.people.values else np.nan for name in MEASURES]))
 
     def close(self) -> None:
         for renderer in (self._renderer, self._photos):

@@ -87,7 +87,7 @@ def draw_subjects(spec: JobSpec, shapes: ShapeSampler, indices: list[int]) -> Dr
     """Each subject's shape and capture pose, from its own generator; `shapes` is the job's
     shape sampler (`synth.population.sampler.shape_sampler`)."""
     rngs = [subject_rng(spec.job.seed, i) for i in indices]
-    drawn = shapes.sample(rngs)
+    drawn = shapes.sample(rngs, indices)
     return Draws(list(indices), rngs, drawn, np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs]))
 
 

@@ -280,7 +280,8 @@ def test_girth_model_draws_the_people_own_spread_and_correlation():
     logs = np.log(drawn)
     covariance = model.cholesky["male"] @ model.cholesky["male"].T
     assert np.cov(logs, rowvar=False) == pytest.approx(covariance, abs=2e-4)
-    assert np.corrcoef(logs, rowvar=False)[0, 3] > 0.3  # a wide chest goes with a wide neck
+    correlation = np.corrcoef(logs, rowvar=False)
+    assert correlation[2, 4] > 0.4 and correlation[0, 4] < -0.2  # at one size: hips with thighs, chest against them
     chest = np.exp(model.mean("male", np.array([1.76]), np.array([85.0]), np.array([30.0])))[0, 0]
     assert 0.95 < chest < 1.1
 

@@ -37,6 +37,9 @@ def render_card(manifest: dict[str, Any]) -> str:
         lines += ["", "## Body measurements (neutral pose)", "", "| measurement | min | mean | max |", "|---|---|---|---|"]
         lines += [f"| `{name}` | {s['min']:.3f} | {s['mean']:.3f} | {s['max']:.3f} |"
                   for name, s in manifest["measurements"].items()]
+    if manifest.get("people_fit"):
+        lines += ["", f"## Measured people ({manifest['spec']['shape']['people']})", "",
+                  manifest["people_fit"]["markdown"], "", "Picture of the worst fits: `synth preview DIR`."]
     if manifest.get("population"):
         lines += ["", "## Population vs reference (per sex)", "", manifest["population"]["markdown"],
                   "", "Recompute, with a plot, by `synth population DIR`."]

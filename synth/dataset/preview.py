@@ -79,4 +79,10 @@ def write_preview(location: str | Path, sheet_path: Path, subjects: int) -> tupl
         lines.append(f"  {name}: {stats['min']:.3f} .. {stats['max']:.3f} (mean {stats['mean']:.3f})")
     if extremes is not None:
         lines.append(f"  BMI extremes ({EXTREMES_PER_END} lowest, then {EXTREMES_PER_END} highest): {extremes}")
+    if manifest["spec"].get("shape", {}).get("people"):
+        from synth.population.people_report import plot_worst, read_fits
+
+        report, _ = read_fits(store)
+        worst = plot_worst(store, report, sheet_path.with_name(sheet_path.stem + "_people_worst.png"))
+        lines.append(f"  people: {100 * report.covered:.1f} % within tolerance on every measurement; worst fits: {worst}")
     return sheet_path, lines

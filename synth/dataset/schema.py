@@ -77,13 +77,23 @@ PHOTO_COLUMNS: dict[str, tuple[pa.DataType, dict, str]] = {
                "(V,) photo-like JPEG renders, H x W RGB, same cameras as the silhouettes (photo.enabled only)"),
 }
 
-COLUMN_DOCS: dict[str, str] = {name: doc for name, (_, _, doc) in (COLUMNS | PHOTO_COLUMNS).items()}
+_PEOPLE_ORDER = "in synth.population.people.MEASURES order (height_m, mass_kg, then the circumferences)"
+PEOPLE_COLUMNS: dict[str, tuple[pa.DataType, dict, str]] = {
+    "person_id": (pa.string(), _value("string"), "the measured person's id in the people table (shape.people only)"),
+    "person_targets": (pa.list_(_F32), _list(_value("float32")),
+                       f"(M,) the person's measurements, SI units, NaN where not measured, {_PEOPLE_ORDER}"),
+    "person_residuals": (pa.list_(_F32), _list(_value("float32")),
+                         f"(M,) the body's label minus the person's measurement, SI units, {_PEOPLE_ORDER}"),
+}
+
+COLUMN_DOCS: dict[str, str] = {name: doc for name, (_, _, doc) in (COLUMNS | PHOTO_COLUMNS | PEOPLE_COLUMNS).items()}
 
 
-def shard_schema(photos: bool = False) -> pa.Schema:
+def shard_schema(photos: bool = False, people: bool = False) -> pa.Schema:
     """The Arrow schema of every shard (with the `photos` column when the job renders
-    photos), with `huggingface` and `synth` metadata."""
-    columns = COLUMNS | PHOTO_COLUMNS if photos else COLUMNS
+    photos, the `person_*` columns when its bodies are measured people), with
+    `huggingface` and `synth` metadata."""
+    columns = COLUMNS | (PHOTO_COLUMNS if photos else {}) | (PEOPLE_COLUMNS if people else {})
     features = {name: feature for name, (_, feature, _) in columns.items()}
     metadata = {
         "huggingface": json.dumps({"info": {"features": features}}),

@@ -28,7 +28,7 @@ def _image_problem(name: str, row: int, what: str, data: bytes, size: tuple[int,
     return None
 
 
-def _shard_problems(store: Store, entry: dict, photos: bool) -> list[str]:
+def _shard_problems(store: Store, entry: dict, photos: bool, people: bool) -> list[str]:
     name = entry["file"]
     digest = store.sha256(name)
     if digest is None:
@@ -38,7 +38,7 @@ def _shard_problems(store: Store, entry: dict, photos: bool) -> list[str]:
         table = pq.read_table(store.path(name), filesystem=store.filesystem)
     except (pa.ArrowInvalid, OSError) as err:
         return problem + [f"{name}: unreadable Parquet ({err})"]
-    if not table.schema.equals(shard_schema(photos), check_metadata=False):
+    if not table.schema.equals(shard_schema(photos, people), check_metadata=False):
         problem.append(f"{name}: schema differs from this synth version's")
     if table.num_rows != entry["num_rows"]:
         problem.append(f"{name}: {table.num_rows} rows, manifest says {entry['num_rows']}")
@@ -64,8 +64,9 @@ def verify_dataset(location: str | Path) -> tuple[list[str], int]:
     problems = []
     listed = {entry["file"] for entry in manifest["shards"]}
     photos = manifest["spec"].get("photo", {}).get("enabled", False)
+    people = bool(manifest["spec"].get("shape", {}).get("people", ""))
     for entry in manifest["shards"]:
-        problems += _shard_problems(store, entry, photos)
+        problems += _shard_problems(store, entry, photos, people)
     for missing in sorted(set(manifest["planned_shards"]) - listed):
         problems.append(f"{missing}: planned but not built (resume the build)")
     for stray in sorted(n for n in store.names() if n.endswith(".parquet") and n not in listed):

@@ -39,9 +39,9 @@ class ShardEntry:
         return asdict(self)
 
 
-def rows_to_table(rows: list[dict[str, Any]], photos: bool = False) -> pa.Table:
+def rows_to_table(rows: list[dict[str, Any]], photos: bool = False, people: bool = False) -> pa.Table:
     """Rows (dicts keyed by schema column) -> a table with the shard schema."""
-    return pa.Table.from_pylist(rows, schema=shard_schema(photos))
+    return pa.Table.from_pylist(rows, schema=shard_schema(photos, people))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

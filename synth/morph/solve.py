@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from body_models import BodyModel, SynthError
-from synth.measurements import BodyMeasurer, Measurements
+from synth.measurements import DENSITY_FAT_RANGE_PCT, BodyMeasurer, Measurements
 from synth.population.levers import LeverMap
 
 STEP_RANGE = (-2.0, 2.0)  # adiposity steps searched (clipping to the shape bounds saturates beyond)
@@ -128,6 +128,7 @@ class BodyFatMorpher:
                    for v in values]
         trial, fat = self._trials(source, measured.height_m)
         (lean_step, low), (heavy_step, high) = self.reach(fat)
+        low = max(low, DENSITY_FAT_RANGE_PCT[0])  # leaner than the labels' own floor is no body
         outside = [f"{label} ({target:.1f} %)" for label, target in targets if not low <= target <= high]
         if outside:
             raise SynthError(f"body-fat target {', '.join(outside)} is out of reach for this body: along its fat "

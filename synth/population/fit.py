@@ -27,6 +27,7 @@ COST = (1e-4, 0.02, 0.08)
 adiposity and of each shaping offset from 0."""
 SHAPING_RANGE = (-2.0, 2.0)
 ITERATIONS = 12
+START_GRID = np.linspace(ADIPOSITY_RANGE[0], ADIPOSITY_RANGE[1], 8)
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,30 @@ class LeverFitter:
         return (np.where(missing, 0.0, (logs - goal) / scale),
                 np.where(missing[..., None], 0.0, derivatives / scale[None, :, None]))
 
+    def _start(self, style: np.ndarray, targets: dict[str, np.ndarray]) -> np.ndarray:
+        """Neutral levers, with the adiposity read off the surrogate's BMI (or weight) along
+        `START_GRID` where that is a target: a start near the answer on the one lever that
+        moves the body most."""
+        z = self.levers.neutral(len(style))
+        name = next((n for n in ("bmi_kg_m2", "mass_kg") if n in targets), None)
+        if name is None:
+            return z
+        along = []
+        for a in START_GRID:
+            z[:, 1] = a
+            along.append(np.log(self.predict(style, z)[1][name]))
+        along = np.maximum.accumulate(np.stack(along, 1), axis=1)  # (N, G), made non-decreasing
+        goal = np.log(targets[name])
+        z[:, 1] = [np.interp(g, row, START_GRID) if np.isfinite(g) else 0.0 for g, row in zip(goal, along)]
+        return z
+
     def fit(self, style: np.ndarray, targets: dict[str, np.ndarray], start: np.ndarray | None = None) -> Fit:
         """Levers for `style` (N, S) hitting `targets` (name -> (N,), NaN: none), from `start`
         (N, L) or the neutral levers."""
         names = tuple(targets)
         goal = np.log(np.stack([targets[n] for n in names], 1))
         scale = np.array([tolerance(n) for n in names])
-        z = self.levers.neutral(len(style)) if start is None else start.copy()
+        z = self._start(style, targets) if start is None else start.copy()
         prior = self.levers.neutral(len(style))
         damping = np.full(len(style), 1e-2)
 

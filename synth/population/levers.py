@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from body_models import BodyModel, SynthError
+from synth.population.rowwise import rowwise
 
 ADIPOSITY: dict[str, float] = {label: 1.0 for label in (
     "stomach-pregnant-incr", "measure-waist-circ-incr", "measure-hips-circ-incr", "measure-bust-circ-incr",
@@ -66,7 +67,7 @@ class LeverMap:
         return z
 
     def _moved(self, style: np.ndarray, z: np.ndarray) -> np.ndarray:
-        shapes = style.astype(np.float64) + z[:, 1:2] * self.direction + z[:, 2:] @ self.shaping
+        shapes = style.astype(np.float64) + z[:, 1:2] * self.direction + rowwise(z[:, 2:], self.shaping)
         shapes[:, self.height] = z[:, 0]
         return shapes
 

@@ -21,7 +21,7 @@ generator): any worker count, shard order or resume gives the same dataset.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -40,8 +40,9 @@ REACHED = 2.0
 
 
 class ShapeSampler(Protocol):
-    def sample(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """Shapes (len(rngs), S) float32, row i drawn from `rngs[i]` only."""
+    def sample(self, rngs: Sequence[np.random.Generator], indices: Sequence[int] | None = None) -> np.ndarray:
+        """Shapes (len(rngs), S) float32, row i drawn from `rngs[i]` only; `indices`: the
+        subjects' indices (used by samplers of given people)."""
 
 
 class PriorSampler:
@@ -50,7 +51,7 @@ class PriorSampler:
     def __init__(self, model: BodyModel, prior: ShapePrior) -> None:
         self.model, self.prior = model, prior
 
-    def sample(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+    def sample(self, rngs: Sequence[np.random.Generator], indices: Sequence[int] | None = None) -> np.ndarray:
         return self.model.sample_shapes(rngs, self.prior)
 
 
@@ -74,7 +75,7 @@ class CalibratedSampler:
                              f"shares) of {measure} for {sex}s")
         return marginal
 
-    def sample(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+    def sample(self, rngs: Sequence[np.random.Generator], indices: Sequence[int] | None = None) -> np.ndarray:
         """Shapes (len(rngs), S) float32; row i from `rngs[i]` only."""
         return self.draw(rngs).shapes.astype(np.float32)
 
@@ -100,23 +101,38 @@ class CalibratedSampler:
         return targets
 
     def draw(self, rngs: Sequence[np.random.Generator]) -> Fit:
-        """The fitted bodies of `rngs`. A body whose style cannot reach its targets gets a new
-        style from its own generator, keeping its sex, up to `_REDRAWS` times."""
+        """The fitted bodies of `rngs` (see the module docstring)."""
         style = self.model.sample_shapes(rngs, self.prior)
         uniforms = np.array([rng.uniform(size=2) for rng in rngs]).reshape(len(rngs), 2)
         normals = np.array([rng.standard_normal(len(GIRTHS)) for rng in rngs]).reshape(len(rngs), len(GIRTHS))
-        fit = self.fitter.fit(style, self.targets(style, uniforms, normals))
-        for _ in range(_REDRAWS):
-            missed = np.flatnonzero(~fit.reached(REACHED))
-            if not missed.size:
-                break
-            fresh = self.model.sample_shapes([rngs[i] for i in missed], self.prior)
-            fresh[:, self.levers.female] = style[missed, self.levers.female]
-            style[missed] = fresh
-            again = self.fitter.fit(style[missed], self.targets(style[missed], uniforms[missed], normals[missed]))
-            better = (again.misses**2).sum(1) < (fit.misses[missed] ** 2).sum(1)
-            fit = _replace(fit, missed[better], again, np.flatnonzero(better))
-        return fit
+
+        def redraw(picked: np.ndarray) -> np.ndarray:  # a new style from the same generators, same sex
+            fresh = self.model.sample_shapes([rngs[i] for i in picked], self.prior)
+            fresh[:, self.levers.female] = style[picked, self.levers.female]
+            return fresh
+
+        return fit_redrawing(self.fitter, style, lambda moved, picked: self.targets(moved, uniforms[picked],
+                                                                                    normals[picked]), redraw)[1]
+
+
+def fit_redrawing(fitter: LeverFitter, style: np.ndarray,
+                  targets_of: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]],
+                  redraw: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, Fit]:
+    """Fit every `style` row to `targets_of(style rows, their indices)`; a body that misses
+    (`REACHED`) gets the style `redraw(indices)` makes, up to `_REDRAWS` times, and keeps
+    whichever fit missed less. Returns the styles and the fit."""
+    style = style.copy()
+    fit = fitter.fit(style, targets_of(style, np.arange(len(style))))
+    for _ in range(_REDRAWS):
+        missed = np.flatnonzero(~fit.reached(REACHED))
+        if not missed.size:
+            break
+        fresh = redraw(missed)
+        again = fitter.fit(fresh, targets_of(fresh, missed))
+        better = (again.misses**2).sum(1) < (fit.misses[missed] ** 2).sum(1)
+        style[missed[better]] = fresh[better]
+        fit = _replace(fit, missed[better], again, np.flatnonzero(better))
+    return style, fit
 
 
 def _replace(fit: Fit, rows: np.ndarray, other: Fit, picks: np.ndarray) -> Fit:
@@ -130,17 +146,23 @@ def _replace(fit: Fit, rows: np.ndarray, other: Fit, picks: np.ndarray) -> Fit:
     return Fit(levers, shapes, predicted, misses, fit.names)
 
 
-def shape_sampler(model: BodyModel, prior: ShapePrior, reference: str,
-                  girths: str = NO_REFERENCE) -> PriorSampler | CalibratedSampler:
-    """The sampler a job asks for: `reference` "none" is the model's own prior, anything else
-    a reference table (bundled name or CSV path) to calibrate to; `girths` a people table
-    whose girths at fixed size the bodies follow ("none": height and BMI only)."""
+def shape_sampler(model: BodyModel, prior: ShapePrior, reference: str, girths: str = NO_REFERENCE,
+                  people: str = "") -> ShapeSampler:
+    """The sampler a job asks for: `people` a table of measured people to build (one subject
+    per row); else `reference` "none" is the model's own prior, anything else a reference
+    table (bundled name or CSV path) to calibrate to, with `girths` a people table whose
+    girths at fixed size the bodies follow ("none": height and BMI only)."""
+    from synth.population.people import load_people
+    from synth.population.surrogate import load_surrogate
+
+    if people:
+        from synth.population.people_sampler import PeopleSampler
+
+        return PeopleSampler(model, prior, load_people(people), load_surrogate(model.version))
     if reference == NO_REFERENCE:
         return PriorSampler(model, prior)
     from synth.population.girths import fit_girths
-    from synth.population.people import load_people
     from synth.population.reference import load_reference
-    from synth.population.surrogate import load_surrogate
 
     model_of_girths = None if girths == NO_REFERENCE else fit_girths(load_people(girths))
     return CalibratedSampler(model, prior, load_reference(reference), load_surrogate(model.version), model_of_girths)

@@ -21,6 +21,7 @@ import numpy as np
 
 from body_models import SynthError
 from synth.measurements import derived
+from synth.population.rowwise import rowwise
 
 DATA_DIR = Path(__file__).with_name("data")
 PRIMITIVES: tuple[str, ...] = ("height_m", "volume_m3", "neck_circumference_m", "chest_circumference_m",
@@ -28,6 +29,9 @@ PRIMITIVES: tuple[str, ...] = ("height_m", "volume_m3", "neck_circumference_m", 
                                "hip_circumference_m", "thigh_circumference_m", "calf_circumference_m",
                                "upper_arm_circumference_m")
 FORMAT = "mlp-1"
+DERIVED_FROM = ("height_m", "volume_m3", "neck_circumference_m", "waist_circumference_m", "waist_navel_circumference_m",
+                "waist_iliac_circumference_m", "hip_circumference_m")
+"""The primitives `synth.measurements.derived` takes (body fat, mass and BMI move with these only)."""
 _DERIVED_STEP = 1e-6
 
 
@@ -63,18 +67,19 @@ class Surrogate:
         """Predicted log primitives (N, P); with `tangents` (N, S, L) directions in shape
         space, also their derivatives along them (N, P, L) (forward mode, exact)."""
         h = (np.asarray(shapes, np.float64) - self.shift) / self.scale
-        dh = None if tangents is None else tangents / self.scale[None, :, None]
+        if tangents is not None:
+            dh = tangents / self.scale[None, :, None]
         for k, (weight, bias) in enumerate(self.layers):
-            a = h @ weight.T + bias
-            if dh is not None:
-                dh = np.einsum("os,nsl->nol", weight, dh)
+            a = rowwise(h, weight.T) + bias
+            if tangents is not None:
+                dh = np.matmul(weight, dh)  # one product per body (see synth.population.rowwise)
             if k < len(self.layers) - 1:
-                if dh is not None:
+                if tangents is not None:
                     dh = _silu_slope(a)[..., None] * dh
                 a = _silu(a)
             h = a
         logs = h * self.log_scale + self.log_mean
-        return logs if dh is None else (logs, dh * self.log_scale[None, :, None])
+        return logs if tangents is None else (logs, dh * self.log_scale[None, :, None])
 
     def primitives(self, shapes: np.ndarray) -> dict[str, np.ndarray]:
         """Predicted primitive measurements, each (N,), meters / m^3."""
@@ -107,8 +112,9 @@ def log_measures(logs: np.ndarray, female: np.ndarray, names: tuple[str, ...],
     if slopes is None:
         return out
     chain = np.zeros((len(logs), len(names), len(PRIMITIVES)))
-    for p in range(len(PRIMITIVES)):
-        if all(n in PRIMITIVES and PRIMITIVES.index(n) != p for n in names):
+    for p, primitive in enumerate(PRIMITIVES):
+        if primitive not in DERIVED_FROM:  # moves nothing but itself
+            chain[:, [k for k, n in enumerate(names) if n == primitive], p] = 1.0
             continue
         step = np.zeros(len(PRIMITIVES))
         step[p] = _DERIVED_STEP
