@@ -142,6 +142,15 @@ class BodyModel(abc.ABC):
         rot = torch.as_tensor(self.native_to_world, dtype=vertices.dtype, device=vertices.device)
         return BodyOutput(vertices=vertices @ rot.T, joints=joints @ rot.T)
 
+    def pose_arrays(self, shapes: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`forward` on numpy arrays (B, S) and (B, P), without gradients: vertices (B, V, 3)
+        and joints (B, J, 3), float64, canonical frame. The inputs are copied into torch's own
+        (64-byte aligned) memory: MKL's results may depend on its inputs' alignment, which
+        numpy's allocations leave to chance."""
+        with torch.no_grad():
+            out = self.forward(torch.tensor(np.asarray(shapes)), torch.tensor(np.asarray(poses)))
+        return out.vertices.double().numpy(), out.joints.double().numpy()
+
     @abc.abstractmethod
     def sample_shapes(self, rngs: Sequence[np.random.Generator], prior: ShapePrior) -> np.ndarray:
         """Shape vectors (len(rngs), shape_space.size) float32, row i drawn from `rngs[i]` only,

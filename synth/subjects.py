@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from body_models import BodyModel, ShapePrior
 from body_models.capture_pose import CapturePoseMapper
@@ -57,16 +56,6 @@ def place_on_ground(vertices: np.ndarray, joints: np.ndarray) -> np.ndarray:
     return np.array([-joints[0, 0], -vertices[:, 1].min(), -joints[0, 2]], np.float32)
 
 
-def pose_bodies(model: BodyModel, shapes: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward pass without gradients: (vertices (B, V, 3), joints (B, J, 3)) float64, world frame.
-
-    The inputs are copied into torch's own (64-byte aligned) memory: MKL's results may depend
-    on its inputs' alignment, which numpy's allocations leave to chance."""
-    with torch.no_grad():
-        out = model.forward(torch.tensor(shapes), torch.tensor(poses))
-    return out.vertices.double().numpy(), out.joints.double().numpy()
-
-
 def shape_prior(spec: JobSpec) -> ShapePrior:
     return ShapePrior(age_years=spec.shape.age_years, beta_sigma=spec.shape.beta_sigma,
                       female_share=spec.shape.female_share)
@@ -95,7 +84,7 @@ def pose_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, dr
     """Pose (one batched forward pass), place and frame drawn subjects."""
     shapes, capture = draws.shapes, draws.capture
     poses = mapper.to_native(capture)
-    vertices, joints = pose_bodies(model, shapes, poses)
+    vertices, joints = model.pose_arrays(shapes, poses)
     subjects = []
     for k, (index, rng) in enumerate(zip(draws.indices, draws.rngs)):
         translation = place_on_ground(vertices[k], joints[k])

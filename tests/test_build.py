@@ -59,7 +59,8 @@ def test_smoke_build_is_complete_and_verifies(smoke_dataset, smoke_spec):
     assert manifest["complete"] and manifest["spec_hash"] == smoke_spec.content_hash()
     assert sum(e["num_rows"] for e in manifest["shards"]) == smoke_spec.job.subjects
     assert {e["split"] for e in manifest["shards"]} == set(smoke_spec.job.splits)
-    assert (smoke_dataset / "README.md").read_text().startswith("# smoke")
+    card = (smoke_dataset / "README.md").read_text()
+    assert card.startswith("---\n") and "\n---\n\n# smoke" in card
     problems, checked = verify_dataset(smoke_dataset)
     assert problems == [] and checked == len(manifest["shards"])
 
@@ -194,6 +195,25 @@ def test_second_build_into_the_same_folder_is_locked_out(tmp_path):
         with pytest.raises(SynthError, match="another synth build"):
             with exclusive(store):
                 pass
+
+
+def test_dataset_card_front_matter_is_what_the_hub_reads(smoke_dataset, smoke_spec):
+    """The card's YAML header names the splits' shards, licence, task, size and tags, and
+    `datasets.load_dataset(DIR)` loads the folder by it, one split per job split."""
+    import datasets
+    import yaml
+
+    card = (smoke_dataset / "README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["license"] == "apache-2.0" and header["task_categories"] == ["image-to-3d"]
+    assert header["size_categories"] == ["n<1K"] and "synthetic" in header["tags"]
+    (config,) = header["configs"]
+    assert {f["split"]: f["path"] for f in config["data_files"]} == {s: f"{s}-*.parquet" for s in smoke_spec.job.splits}
+    assert "```bibtex" in card
+    loaded = datasets.load_dataset(str(smoke_dataset))
+    assert set(loaded) == set(smoke_spec.job.splits)
+    assert sum(len(loaded[s]) for s in loaded) == smoke_spec.job.subjects
+    assert loaded["test"].features["silhouettes"].feature.__class__.__name__ == "Image"
 
 
 def test_hugging_face_datasets_decodes_images(smoke_dataset):

@@ -165,7 +165,7 @@ def test_predict_from_photos_end_to_end(trained, photo_dataset, tmp_path):
 
 
 def test_arms_down_silhouettes_are_refused(trained, arms_down_dataset, smoke_dataset, tmp_path):
-    from synth.train.gate import MIN_ARM_REACH, arm_reach
+    from synth.arms import MIN_ARM_REACH, arm_reach
 
     _, result = trained
     for row in _rows(smoke_dataset):  # the capture pose passes, every subject of the build

@@ -1,20 +1,60 @@
-"""The human-readable dataset card (`README.md`) written beside the shards."""
+"""The dataset card (`README.md`) written beside the shards: YAML front matter the Hugging
+Face Hub reads (splits and their file patterns, licence, task, size, tags), then markdown
+for people."""
 from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from synth.storage import Store
 
 CARD = "README.md"
+TAGS = ("synthetic", "human-body", "silhouettes", "3d-human-shape", "anthropometry", "body-measurements")
+_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+          (10_000_000, "1M<n<10M"))
+CITATION = """@software{silhouette_synth,
+  title = {silhouette-synth: synthetic silhouettes and labels for silhouette-to-3D-body networks},
+  year = {2026},
+  note = {Body model: Anny (NAVER, Apache-2.0) or SMPL-family models under their own licences}
+}"""
+
+
+def size_category(rows: int) -> str:
+    return next((name for limit, name in _SIZES if rows < limit), "n>10M")
+
+
+def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The card's YAML header: one `configs` entry whose splits are the split shards' file
+    patterns (`datasets.load_dataset(DIR)` and the Hub's viewer read them), the licence
+    (Apache-2.0 for Anny's bodies; other models' data follow their model licences), the
+    task, the size category and tags."""
+    rows = sum(entry["num_rows"] for entry in manifest["shards"])
+    anny = manifest["body_model"]["name"] == "anny"
+    header = {
+        "pretty_name": manifest["name"],
+        "license": "apache-2.0" if anny else "other",
+        **({} if anny else {"license_name": f"{manifest['body_model']['name']}-model-license"}),
+        "task_categories": ["image-to-3d"],
+        "size_categories": [size_category(rows)],
+        "tags": list(TAGS),
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": name, "path": f"{name}-*.parquet"} for name in manifest["splits"]]}],
+    }
+    return header
 
 
 def render_card(manifest: dict[str, Any]) -> str:
-    """Markdown describing a dataset from its manifest."""
+    """The card: YAML front matter, then markdown describing a dataset from its manifest."""
     spec = manifest["spec"]
     model = manifest["body_model"]
     rows = sum(entry["num_rows"] for entry in manifest["shards"])
     size = sum(entry["bytes"] for entry in manifest["shards"])
     lines = [
+        "---",
+        yaml.safe_dump(front_matter(manifest), sort_keys=False).rstrip(),
+        "---",
+        "",
         f"# {manifest['name']}",
         "",
         "Synthetic binary silhouettes of parametric human bodies, with every label needed to",
@@ -59,6 +99,12 @@ def render_card(manifest: dict[str, Any]) -> str:
         "```",
         "",
         "Check integrity with `synth verify DIR`; look at it with `synth preview DIR`.",
+        "",
+        "## Citation",
+        "",
+        "```bibtex",
+        CITATION,
+        "```",
         "",
     ]
     return "\n".join(lines)

@@ -8,7 +8,6 @@ import numpy as np
 from body_models import BodyModel, SynthError
 from synth.camera import Camera
 from synth.images import decode_silhouette
-from synth.subjects import pose_bodies
 
 
 def row_cameras(row: dict[str, Any]) -> list[Camera]:
@@ -33,6 +32,6 @@ def repose_row(row: dict[str, Any], model: BodyModel) -> tuple[np.ndarray, np.nd
         raise SynthError(f"row was built with {row['body_model_version']}, not {model.version}")
     shape = np.asarray(row["shape"], np.float32)[None]
     pose = np.asarray(row["pose"], np.float32)[None]
-    vertices, joints = pose_bodies(model, shape, pose)
+    vertices, joints = model.pose_arrays(shape, pose)
     translation = np.asarray(row["translation_m"], np.float32)
     return (vertices[0] + translation).astype(np.float32), (joints[0] + translation).astype(np.float32)

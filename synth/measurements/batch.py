@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from body_models import BodyModel
 from synth.measurements.definitions import CIRCUMFERENCES, Measurements, derived
@@ -68,10 +67,7 @@ class BodyMeasurer:
 
     def rest_bodies(self, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Neutral-pose vertices (B, V, 3) and joints (B, J, 3), float64, world frame."""
-        poses = np.tile(self.model.rest_pose(), (len(shapes), 1))
-        with torch.no_grad():  # inputs copied into torch's aligned memory (see synth.subjects.pose_bodies)
-            out = self.model.forward(torch.tensor(np.asarray(shapes, np.float32)), torch.tensor(poses))
-        return out.vertices.double().numpy(), out.joints.double().numpy()
+        return self.model.pose_arrays(np.asarray(shapes, np.float32), np.tile(self.model.rest_pose(), (len(shapes), 1)))
 
     def measure_shapes(self, shapes: np.ndarray) -> list[Measurements]:
         """Measurements of shapes (B, S) in the neutral pose."""

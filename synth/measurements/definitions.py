@@ -10,14 +10,17 @@ regions come from each backend's skeleton and skinning (`synth.measurements.topo
 | label | plane | region | survey landmark |
 |---|---|---|---|
 | neck | normal to the neck (neck base -> head joint), `NECK_LEVEL` of the way up | neck and head | ANSUR: below the laryngeal prominence, perpendicular to the neck |
-| chest | horizontal, at the bust point: the most forward vertex of the left breast (the trunk's vertices within `BUST_RADIUS_M` of its most forward point on the mean body, within `CHEST_BAND` of the hip-to-shoulder joint span) | trunk (arms excluded) | ANSUR: at the bust point (nipple) |
+| chest | horizontal, at the bust point: the most forward point of the left breast (the trunk's vertices within `BUST_RADIUS_M` of its most forward point on the mean body, within `CHEST_BAND` of the hip-to-shoulder joint span) | trunk (arms excluded) | ANSUR: at the bust point (nipple) |
 | waist (natural) | horizontal, the narrowest of `WAIST_PLANES` levels in `WAIST_BAND` of the span above the hip joints | trunk | ISO 8559-1: the natural waist |
 | waist at the navel | horizontal, through the navel (omphalion) vertex | trunk | ANSUR: waist circumference (omphalion) |
 | waist at the iliac crest | horizontal, `ILIAC_CREST_SPAN` of the span above the hip joints (0.60 of stature on the mean body, as iliocristale height in ANSUR II) | trunk | NHANES / CDC waist |
-| hip | horizontal, at the buttocks' greatest backward protrusion (the rearmost vertex between the hip joints, `BUTTOCK_BAND` of the span about them) | trunk and legs | ANSUR buttock circumference, NHANES hip |
+| hip | horizontal, at the buttocks' greatest backward protrusion (the rearmost point between the hip joints, `BUTTOCK_BAND` of the span about them: above it the lower back of some bodies protrudes as far) | trunk and legs | ANSUR buttock circumference, NHANES hip |
 | thigh (left) | normal to the femur (hip -> knee joint), `THIGH_BELOW_CROTCH` of stature below the crotch along it: the top of the thigh, where the tape at the gluteal furrow passes under the crotch | the left half of trunk and legs | ANSUR: at the gluteal furrow, normal to the thigh |
 | calf (left) | normal to the shank (knee -> ankle joint), the largest of `CALF_PLANES` in `CALF_BAND` of the way down | left shank | ANSUR: maximum calf circumference |
 | upper arm (left) | normal to the humerus (shoulder -> elbow joint) at its midpoint | left upper arm | NHANES mid-upper-arm circumference |
+
+The bust point and the buttocks' protrusion are soft extremes (`planes.soft_extreme_height`):
+where two points protrude nearly as far, the level slides between them rather than jump.
 
 - height: top of the head to the soles (y extent).
 - volume: of the closed mesh (backends whose topology is not watertight give NaN).
@@ -51,7 +54,8 @@ CHEST_BAND = (0.55, 0.85)
 WAIST_BAND = (0.25, 0.60)
 WAIST_PLANES = 8
 ILIAC_CREST_SPAN = 0.27
-BUTTOCK_BAND = (-0.25, 0.30)
+BUTTOCK_BAND = (-0.25, 0.15)
+LANDMARK_SOFTNESS_M = 0.004
 THIGH_BELOW_CROTCH = 0.01
 BUST_RADIUS_M = 0.06
 CALF_BAND = (0.15, 0.55)

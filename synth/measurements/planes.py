@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.measurements.definitions import (BUTTOCK_BAND, CALF_BAND, CALF_PLANES, ILIAC_CREST_SPAN, NECK_LEVEL,
-                                            THIGH_BELOW_CROTCH, WAIST_BAND, WAIST_PLANES)
+from synth.measurements.definitions import (BUTTOCK_BAND, CALF_BAND, CALF_PLANES, ILIAC_CREST_SPAN,
+                                            LANDMARK_SOFTNESS_M, NECK_LEVEL, THIGH_BELOW_CROTCH, WAIST_BAND,
+                                            WAIST_PLANES)
 from synth.measurements.topology import Topology
 
 UP = np.array([0.0, 1.0, 0.0])
@@ -43,21 +44,33 @@ def _normal_to(a: np.ndarray, b: np.ndarray, points: np.ndarray, region: str, pi
     return Plane(points, np.broadcast_to(axis[:, None], points.shape).copy(), region, pick)
 
 
+def soft_extreme_height(heights: np.ndarray, depths: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """(B,) the height of the most protruding of the eligible points (B, N): a mean of their
+    heights weighted by exp(protrusion / `LANDMARK_SOFTNESS_M`), so that where two bulges
+    are nearly level the landmark slides between them instead of jumping (a label that
+    jumps is one no surrogate or net can follow). `depths`: how far each point protrudes (m)."""
+    top = np.max(np.where(eligible, depths, -np.inf), 1, keepdims=True)
+    weight = np.where(eligible, np.exp(np.minimum(depths - top, 0.0) / LANDMARK_SOFTNESS_M), 0.0)
+    return (weight * heights).sum(1) / weight.sum(1)
+
+
 def bust_level(vertices: np.ndarray, topology: Topology) -> np.ndarray:
-    """(B,) height of the bust point: the left breast's most forward vertex."""
+    """(B,) height of the bust point: the left breast's most forward point (soft, see
+    `soft_extreme_height`)."""
     breast = vertices[:, topology.bust]
-    return np.take_along_axis(breast[..., 1], np.argmax(breast[..., 2], 1)[:, None], 1)[:, 0]
+    return soft_extreme_height(breast[..., 1], breast[..., 2], np.ones(breast.shape[:2], bool))
 
 
 def buttock_level(vertices: np.ndarray, joints: np.ndarray, topology: Topology, hip_y: np.ndarray,
                   span: np.ndarray) -> np.ndarray:
-    """(B,) height of the buttocks' greatest backward protrusion: the rearmost vertex between
-    the hip joints' x positions, within `BUTTOCK_BAND` of the span about the hip joints."""
+    """(B,) height of the buttocks' greatest backward protrusion: the rearmost point (soft)
+    between the hip joints' x positions, within `BUTTOCK_BAND` of the span about the hip
+    joints."""
     left, right = joints[:, topology.joints.hips[0], 0], joints[:, topology.joints.hips[1], 0]
     x, y, z = vertices[..., 0], vertices[..., 1], vertices[..., 2]
     band = ((y > (hip_y + BUTTOCK_BAND[0] * span)[:, None]) & (y < (hip_y + BUTTOCK_BAND[1] * span)[:, None])
             & (x > np.minimum(left, right)[:, None]) & (x < np.maximum(left, right)[:, None]))
-    return np.take_along_axis(y, np.argmin(np.where(band, z, np.inf), 1)[:, None], 1)[:, 0]
+    return soft_extreme_height(y, -z, band)
 
 
 def planes(vertices: np.ndarray, joints: np.ndarray, female: np.ndarray, topology: Topology) -> dict[str, Plane]:

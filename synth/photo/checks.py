@@ -10,10 +10,10 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
+from synth.arms import arms_problem
 from synth.labels import silhouette_bbox
 from synth.photo.segment import (LEFT_ANKLE, LEFT_HEEL, LEFT_HIP, LEFT_SHOULDER, NOSE, RIGHT_ANKLE, RIGHT_HEEL,
                                  RIGHT_HIP, RIGHT_SHOULDER, Segmentation)
-from synth.train.gate import arms_problem
 
 MIN_PERSON_FRACTION = 0.002  # of the image's pixels: less is no person
 OTHER_PERSON_FRACTION = 0.2  # a second person's pixels, relative to the subject's
@@ -114,5 +114,5 @@ def capture_problem(seg: Segmentation, rgb: np.ndarray, expected: str | None) ->
     if expected is not None and (problem := wrong_view(seg, expected)):
         return problem
     if (expected or facing(seg)[0]) == "front":
-        return arms_problem(seg.mask)  # the silhouette's reach at hand height (synth.train.gate)
+        return arms_problem(seg.mask)  # the silhouette's reach at hand height (synth.arms)
     return None

@@ -29,10 +29,10 @@ from body_models.capture_pose import POSE_DOFS, CapturePoseMapper
 from synth.dataset.atomic import atomic_write_bytes, atomic_write_mesh
 from synth.images import read_image
 from synth.measurements import BodyMeasurer, Measurements
-from synth.subjects import place_on_ground, pose_bodies
+from synth.subjects import place_on_ground
 from synth.train.bodies import clamp_shape, denormalise, measurements_from, model_for, net_measurements
 from synth.train.checkpoint import load_checkpoint
-from synth.train.gate import check_arms_apart
+from synth.arms import check_arms_apart
 from synth.train.framing import PLAIN, frame_views
 from synth.train.model import SCALAR_INPUTS, average_framings
 
@@ -156,7 +156,7 @@ def predict(checkpoint: Path, images: list[Path], out: Path, source: BodyModelSo
     native = CapturePoseMapper(model).to_native(capture_pose)
     measurer = BodyMeasurer(model)
     neutral_v, neutral_j = measurer.rest_bodies(shape)
-    posed_v, posed_j = pose_bodies(model, shape, native)
+    posed_v, posed_j = model.pose_arrays(shape, native)
     on_mesh = measurer.measure(neutral_v[0], neutral_j[0], model.female_fraction(shape[0]))
     measured = net_measurements(predicted, np.array([dataclasses.astuple(on_mesh)]), state["stack"])
     measurements = Measurements(*measured[0].tolist())
