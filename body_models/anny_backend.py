@@ -211,20 +211,42 @@ class AnnyBody(BodyModel):
         return int(loop[front][np.argmin(np.abs(template[front, 0]))])
 
     def _forward_native(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        phenotypes, local_changes, transforms = self._inputs(shape, pose)
+        out = self._model(pose_parameters=transforms, phenotype_kwargs=phenotypes, local_changes_kwargs=local_changes)
+        return out["vertices"], out["bone_poses"][..., :3, 3]
+
+    def _forward_native_and_neutral(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The posed and the neutral body from one rest model: Anny's blend-shape sum (most of
+        a forward pass) is done once and skinned twice, as its own forward would each time
+        (anny 0.6.2's `RiggedModel.forward`)."""
+        model = self._model
+        phenotypes, local_changes, transforms = self._inputs(shape, pose)
+        neutral = torch.eye(4, dtype=transforms.dtype).expand_as(transforms)
+        _, phenotypes, locals_, facial = model.get_tensor_inputs(transforms, phenotypes, local_changes, None)
+        rest = model.get_rest_model(model._get_phenotype_blendshape_coefficients(phenotypes, locals_, facial))
+        out = []
+        for deltas in (transforms, neutral):
+            bone_transforms, bone_poses = model.get_bone_transforms(deltas, rest["rest_bone_poses"])
+            vertices = model.get_skinned_vertices(rest_vertices=rest["rest_vertices"].expand(len(pose), -1, -1),
+                                                  bone_transforms=bone_transforms)
+            out += [vertices, bone_poses[..., :3, 3]]
+        return tuple(out)
+
+    def _inputs(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                                         torch.Tensor]:
+        """Anny's inputs in its dtype: phenotypes (B, 11 or 6), local-change targets (B, T) or
+        None, and the pose as (B, bones, 4, 4) rotations."""
         import roma
 
         dtype = self._model.dtype
-        batch = pose.shape[0]
-        rotations = roma.rotvec_to_rotmat(pose.to(dtype).reshape(batch, -1, 3))
-        transforms = torch.eye(4, dtype=dtype).repeat(batch, rotations.shape[1], 1, 1)
+        rotations = roma.rotvec_to_rotmat(pose.to(dtype).reshape(pose.shape[0], -1, 3))
+        transforms = torch.eye(4, dtype=dtype).repeat(pose.shape[0], rotations.shape[1], 1, 1)
         transforms[..., :3, :3] = rotations
         shape = shape.to(dtype)
         local_changes = None
         if self._local_map is not None:
             local_changes = shape[:, self._phenotypes:] @ self._local_map.to(shape.device)
-        out = self._model(pose_parameters=transforms, phenotype_kwargs=shape[:, :self._phenotypes],
-                          local_changes_kwargs=local_changes)
-        return out["vertices"], out["bone_poses"][..., :3, 3]
+        return shape[:, :self._phenotypes], local_changes, transforms
 
     def _local_change_map(self) -> torch.Tensor | None:
         """(shape locals, Anny local targets) 0/1 matrix: which targets each shape label drives."""

@@ -142,6 +142,20 @@ class BodyModel(abc.ABC):
         rot = torch.as_tensor(self.native_to_world, dtype=vertices.dtype, device=vertices.device)
         return BodyOutput(vertices=vertices @ rot.T, joints=joints @ rot.T)
 
+    def _forward_native_and_neutral(self, shape: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """`_forward_native` in `pose` and in the neutral pose (`rest_pose`): posed vertices
+        and joints, then neutral ones. Backends that can share work between the two override it."""
+        neutral = torch.as_tensor(np.tile(self.rest_pose(), (len(shape), 1)))
+        return (*self._forward_native(shape, pose)[:2], *self._forward_native(shape, neutral)[:2])
+
+    def pose_and_neutral_arrays(self, shapes: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Like `pose_arrays`, then the same bodies in the neutral pose (what labels measure):
+        posed vertices (B, V, 3), joints (B, J, 3), neutral vertices, neutral joints."""
+        with torch.no_grad():
+            parts = self._forward_native_and_neutral(torch.tensor(np.asarray(shapes)), torch.tensor(np.asarray(poses)))
+        rot = torch.as_tensor(self.native_to_world, dtype=parts[0].dtype)
+        return tuple((part @ rot.T).double().numpy() for part in parts)
+
     def pose_arrays(self, shapes: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`forward` on numpy arrays (B, S) and (B, P), without gradients: vertices (B, V, 3)
         and joints (B, J, 3), float64, canonical frame. The inputs are copied into torch's own

@@ -43,7 +43,7 @@ def main() -> None:
     reference = ReferenceMeasurer(model, measurer.topology)
     vertices, joints = measurer.rest_bodies(shapes[chosen])
     colors = dict(zip(CIRCUMFERENCES, plt.get_cmap("tab10").colors))
-    fig, axes = plt.subplots(1, 2 * len(chosen), figsize=(3.3 * len(chosen), 5.4), gridspec_kw={"wspace": 0.04})
+    fig, axes = plt.subplots(1, 2 * len(chosen), figsize=(3.3 * len(chosen), 4.3), gridspec_kw={"wspace": 0.04})
     for n, (v, j, row) in enumerate(zip(vertices, joints, chosen)):
         v, j = v - [0.0, v[:, 1].min(), 0.0], j - [0.0, v[:, 1].min(), 0.0]
         tapes = reference.tapes(v, j, female[row])
@@ -65,7 +65,7 @@ def main() -> None:
                          fontsize=9)
     axes[0].set_ylabel("height above the soles (m)")
     fig.legend(loc="lower center", ncol=len(CIRCUMFERENCES), fontsize=8, frameon=False)
-    fig.subplots_adjust(left=0.04, right=0.995, top=0.9, bottom=0.1)
+    fig.subplots_adjust(left=0.05, right=0.995, top=0.88, bottom=0.09)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

@@ -32,8 +32,9 @@ from synth.sampling.rng import photo_rng
 from synth.subjects import Subject, draw_subjects, pose_subjects, shape_prior
 
 STAGES = ("sample", "pose", "measure", "render", "encode", "photo", "rows")
-"""sample: shapes and capture poses; pose: forward pass, placing, framing the cameras;
-measure: measurement labels; render: silhouettes; encode: PNG; photo: photo-like JPEGs
+"""sample: shapes and capture poses; pose: forward pass (with labels on, the neutral body
+too, from the same pass), placing, framing the cameras; measure: measurement labels of the
+neutral bodies; render: silhouettes; encode: PNG; photo: photo-like JPEGs
 (photo.enabled only); rows: 2D labels and the Arrow table."""
 
 
@@ -205,10 +206,11 @@ class ShardBuilder:
             with self.costs.timed("sample"):
                 draws = draw_subjects(self.spec, self.shapes, indices[start:start + batch])
             with self.costs.timed("pose"):
-                subjects = pose_subjects(self.spec, self.model, self.mapper, draws)
+                subjects, neutral = pose_subjects(self.spec, self.model, self.mapper, draws,
+                                                  neutral=self.spec.labels.measurements)
             with self.costs.timed("measure"):
-                measured = (self.measurer.measure_shapes(draws.shapes)
-                            if self.spec.labels.measurements else [None] * len(subjects))
+                measured = (self.measurer.measure_bodies(neutral.vertices, neutral.joints, np.array(
+                    [self.model.female_fraction(s) for s in draws.shapes])) if neutral else [None] * len(subjects))
             for subject, measurements in zip(subjects, measured):
                 rendered = self._render_views(subject)
                 photos = self._render_photos(subject)

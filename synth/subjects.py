@@ -80,11 +80,25 @@ def draw_subjects(spec: JobSpec, shapes: ShapeSampler, indices: list[int]) -> Dr
     return Draws(list(indices), rngs, drawn, np.stack([sample_capture_pose(rng, spec.pose) for rng in rngs]))
 
 
-def pose_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, draws: Draws) -> list[Subject]:
-    """Pose (one batched forward pass), place and frame drawn subjects."""
+@dataclass(frozen=True)
+class Neutral:
+    """Bodies in the neutral pose, what labels measure: vertices (B, V, 3) and joints (B, J, 3),
+    float64, world frame, meters, not placed."""
+
+    vertices: np.ndarray
+    joints: np.ndarray
+
+
+def pose_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, draws: Draws,
+                  neutral: bool = False) -> tuple[list[Subject], Neutral | None]:
+    """Pose (one batched forward pass), place and frame drawn subjects; with `neutral`, also
+    their bodies in the neutral pose, from the same pass (`BodyModel.pose_and_neutral_arrays`)."""
     shapes, capture = draws.shapes, draws.capture
     poses = mapper.to_native(capture)
-    vertices, joints = model.pose_arrays(shapes, poses)
+    if neutral:
+        vertices, joints, *rest = model.pose_and_neutral_arrays(shapes, poses)
+    else:
+        (vertices, joints), rest = model.pose_arrays(shapes, poses), None
     subjects = []
     for k, (index, rng) in enumerate(zip(draws.indices, draws.rngs)):
         translation = place_on_ground(vertices[k], joints[k])
@@ -99,10 +113,10 @@ def pose_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, dr
         subjects.append(Subject(
             index=index, shape=shapes[k], capture_pose=capture[k], pose=poses[k], translation=translation,
             vertices=placed, joints=(joints[k] + translation).astype(np.float32), views=tuple(views)))
-    return subjects
+    return subjects, Neutral(*rest) if rest else None
 
 
 def generate_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, shapes: ShapeSampler,
                       indices: list[int]) -> list[Subject]:
     """Sample, pose, place and frame the subjects `indices` (see `draw_subjects`, `pose_subjects`)."""
-    return pose_subjects(spec, model, mapper, draw_subjects(spec, shapes, indices))
+    return pose_subjects(spec, model, mapper, draw_subjects(spec, shapes, indices))[0]

@@ -17,11 +17,16 @@ def test_smoke_benchmark_writes_json_and_table(tmp_path):
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / f"{platform.node()}.json").read_text())
-    for key in ("speedup_vs_naive", "ratio_to_floor", "floor_ms_per_view", "pipeline_ms_per_view"):
+    for key in ("speedup_vs_naive", "floor_ms_per_view"):
         assert math.isfinite(results[key]) and results[key] > 0, key
     assert results["gl_renderer"]
-    cost = results["cost_ms_per_subject"]
-    assert {"sample", "pose", "render", "encode", "write"} <= set(cost) and cost["render"] > 0 and cost["write"] > 0
+    for job in ("default", "labels_off"):  # the default job as shipped, and the same with labels off
+        assert math.isfinite(results[job]["ratio_to_floor"]) and results[job]["ms_per_view"] > 0
+        cost = results[job]["cost_ms_per_subject"]
+        assert {"sample", "pose", "measure", "render", "encode", "write"} <= set(cost)
+        assert cost["render"] > 0 and cost["write"] > 0
+    assert results["default"]["cost_ms_per_subject"]["measure"] > 0 == results["labels_off"]["cost_ms_per_subject"][
+        "measure"]
     # the driver handles shard entries, far smaller than the shards the actors write
     assert 0 < results["entry_bytes_per_shard"] < 1000 < results["table_bytes_per_shard"]
     (scaling,) = results["scaling"]
@@ -31,8 +36,8 @@ def test_smoke_benchmark_writes_json_and_table(tmp_path):
     assert set(memory["driver_rss_mb"]) == {"25%", "50%", "100%"} and memory["worker_peak_mb"]
     assert results["trainer"]["loader_headroom"] > 0
     table = (tmp_path / f"{platform.node()}.md").read_text()
-    for row in ("pipeline / naive", "pipeline / floor", "cost split", "driver bytes per shard", "efficiency",
-                "driver RSS", "loader / training"):
+    for row in ("default job / naive loop", "the floor", "labels off", "cost split, default job",
+                "driver bytes per shard", "efficiency", "driver RSS", "loader / training"):
         assert row in table, row
 
 

@@ -309,6 +309,27 @@ def test_population_report_plot_card_and_extremes(smoke_dataset, tmp_path):
     assert Image.open(tmp_path / "sheet_bmi_extremes.png").size[1] == 8 * (128 + 14)
 
 
+def test_population_against_measured_people_writes_table_plot_and_refuses_too_few(tmp_path):
+    out = tmp_path / "data"
+    built = CliRunner().invoke(main, ["build", "jobs/smoke.toml", "--out", str(out), "--workers", "0", "--no-progress",
+                                      "--set", "job.subjects=60", "--set", "job.shard_size=30",
+                                      "--set", "job.splits={train=1.0}", "--set", "camera.width=64",
+                                      "--set", "camera.height=64", "--set", 'views.names=["front"]',
+                                      "--set", "views.yaw_deg=[0.0]"])
+    assert built.exit_code == 0, built.output
+    result = CliRunner().invoke(main, ["population", str(out), "--reference", "ansur2", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "conditional_ansur2.json").read_text())
+    assert report["with_age"] and {r["measure"] for r in report["rows"]} == set(GIRTHS)
+    assert all(r["real"] > 1000 and r["synthetic"] >= 20 for r in report["rows"])
+    assert "| male | chest |" in result.output
+    assert Image.open(tmp_path / "r" / "conditional_ansur2.png").size[0] > 1000
+    few = tmp_path / "few.csv"
+    few.write_text("sex,height_m,mass_kg,hip_circumference_m\nmale,1.8,80,1.0\nfemale,1.6,60,1.0\n")
+    result = CliRunner().invoke(main, ["population", str(out), "--reference", str(few), "--out", str(tmp_path / "f")])
+    assert result.exit_code == 1 and "share no circumference" in result.output and "Traceback" not in result.output
+
+
 def test_population_refuses_a_dataset_without_measurements(tmp_path):
     out = tmp_path / "data"
     built = CliRunner().invoke(main, ["build", "jobs/smoke.toml", "--out", str(out), "--workers", "0", "--no-progress",

@@ -411,14 +411,15 @@ def test_framing_keeps_each_rows_width_to_a_twentieth_of_a_pixel():
     assert np.abs(framed.sum(1) * side / 64 - expected).max() < 0.05 * side / 64
 
 
-def test_a_checkpoint_trained_on_point_sampled_frames_is_refused_in_one_line(trained, smoke_dataset, tmp_path):
+@pytest.mark.parametrize("old,words", [("synth-checkpoint/1", "point-sampled"), ("synth-checkpoint/2", "labels version 2")])
+def test_a_checkpoint_of_older_frames_or_labels_is_refused_in_one_line(trained, smoke_dataset, tmp_path, old, words):
     _, result = trained
     state = torch.load(result.out / "best.pt", weights_only=False)
-    torch.save({**state, "format": "synth-checkpoint/1"}, tmp_path / "old.pt")
+    torch.save({**state, "format": old}, tmp_path / "old.pt")
     run = CliRunner().invoke(main, ["eval", "--checkpoint", str(tmp_path / "old.pt"), "--data", str(smoke_dataset),
                                     "--split", "test", "--baseline-rows", "0", "--out", str(tmp_path)])
     assert run.exit_code != 0 and "Traceback" not in run.output and len(run.output.strip().splitlines()) == 1
-    assert "point-sampled" in run.output and "retrain" in run.output
+    assert words in run.output and "retrain" in run.output
 
 
 def test_corruption_changes_masks_but_keeps_a_body():

@@ -82,7 +82,7 @@ def write_preview(location: str | Path, sheet_path: Path, subjects: int) -> tupl
     if manifest["spec"].get("shape", {}).get("people"):
         from synth.population.people_report import plot_worst, read_fits
 
-        report, _ = read_fits(store)
+        report = read_fits(store)
         worst = plot_worst(store, report, sheet_path.with_name(sheet_path.stem + "_people_worst.png"))
         lines.append(f"  people: {100 * report.covered:.1f} % within tolerance on every measurement; worst fits: {worst}")
     return sheet_path, lines

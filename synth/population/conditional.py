@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from body_models import SynthError
 from synth.dataset.atomic import atomic_write_bytes
 from synth.population.measured import Measured
 from synth.population.people import People
@@ -34,6 +35,7 @@ COMPARED = ("chest_circumference_m", "waist_navel_circumference_m", "hip_circumf
 BARS = {"bias_mm": 10.0, "rmse_ratio": 1.15, "spread_ratio": (0.8, 1.25)}
 """What 'matches' means in the table's ok column (the realism issue's targets)."""
 FOLDS = 5
+MINIMUM_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -114,17 +116,21 @@ def compare_people(measured: Measured, people: People) -> ConditionalReport:
             rows.append(ConditionalRow(sex, measure, len(yr), len(ys), 1000 * float(errors.mean()), 1000 * rmse,
                                        1000 * rmse_real, rmse / rmse_real, 1000 * float(spread),
                                        1000 * float(spread_real), float(spread / spread_real)))
+    if not rows:
+        raise SynthError(f"the people table {people.path} and the dataset share no circumference measured on "
+                         f"{MINIMUM_ROWS} or more people of one sex on both sides ({', '.join(COMPARED)}); compare a "
+                         "bigger build or table")
     return ConditionalReport(people.name, people.citation, bool(with_age), rows)
 
 
 def _columns(values: dict[str, np.ndarray], age: np.ndarray | None, measure: str,
              rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(design, circumference) of the complete rows among `rows`; None if fewer than 20."""
+    """(design, circumference) of the complete rows among `rows`; None if fewer than `MINIMUM_ROWS`."""
     height, mass, y = values["height_m"], values["mass_kg"], values[measure]
     keep = rows & np.isfinite(height) & np.isfinite(mass) & np.isfinite(y)
     if age is not None:
         keep &= np.isfinite(age)
-    if keep.sum() < 20:
+    if keep.sum() < MINIMUM_ROWS:
         return None
     return design(height[keep], mass[keep], age[keep] if age is not None else None), y[keep]
 

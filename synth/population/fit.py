@@ -109,12 +109,12 @@ class LeverFitter:
         def objective(z: np.ndarray, misses: np.ndarray) -> np.ndarray:
             return (misses**2).sum(1) + (self.cost * (z - prior) ** 2).sum(1)
 
-        misses = self._misses(style, z, goal, names, scale)
+        misses, jacobian = self._misses(style, z, goal, names, scale, slopes=True)  # (N, T), (N, T, L)
         current = objective(z, misses)
-        for _ in range(ITERATIONS):
-            misses, jacobian = self._misses(style, z, goal, names, scale, slopes=True)  # (N, T), (N, T, L)
-            normal = np.einsum("ntl,ntm->nlm", jacobian, jacobian) + np.einsum("l,lm->lm", self.cost,
-                                                                               np.eye(self.levers.size))[None]
+        for iteration in range(ITERATIONS):
+            if iteration:
+                misses, jacobian = self._misses(style, z, goal, names, scale, slopes=True)
+            normal = np.einsum("ntl,ntm->nlm", jacobian, jacobian) + np.diag(self.cost)[None]
             gradient = np.einsum("ntl,nt->nl", jacobian, misses) + self.cost * (z - prior)
             step = -np.linalg.solve(normal + damping[:, None, None] * np.eye(self.levers.size)[None],
                                     gradient[..., None])[..., 0]

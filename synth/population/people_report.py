@@ -31,7 +31,7 @@ CORE = ("height_m", "mass_kg", "chest_circumference_m", "waist_navel_circumferen
 WORST = 8
 
 
-def tolerance(name: str) -> float:
+def allowed_miss(name: str) -> float:
     return TOLERANCE.get(name, GIRTH_TOLERANCE_M)
 
 
@@ -62,7 +62,7 @@ class PeopleFitReport:
 def fit_report(ids: np.ndarray, subjects: np.ndarray, targets: np.ndarray, residuals: np.ndarray) -> PeopleFitReport:
     """The report of people `ids` (N,) built as `subjects` (N,), from their targets and residuals
     (N, len(MEASURES)), NaN where not measured."""
-    limit = np.array([tolerance(m) for m in MEASURES])
+    limit = np.array([allowed_miss(m) for m in MEASURES])
     scaled = np.abs(residuals) / limit
     given = np.isfinite(targets)
     met = ~given | (scaled <= 1.0)
@@ -98,24 +98,32 @@ def markdown(report: PeopleFitReport) -> str:
     return "\n".join(lines)
 
 
-def read_fits(store: Store) -> tuple[PeopleFitReport, dict[str, Any]]:
-    """The report of the people build in `store`, and its rows' columns for the picture."""
+def read_fits(store: Store) -> PeopleFitReport:
+    """The report of the people build in `store`."""
     manifest = built_manifest(store)
     table = read_shards(store, manifest, ["subject_id", "person_id", "person_targets", "person_residuals"])
     ids = np.array(table.column("person_id").to_pylist())
     subjects = np.array(table.column("subject_id").to_pylist())
     targets = np.array(table.column("person_targets").to_pylist(), np.float64)
     residuals = np.array(table.column("person_residuals").to_pylist(), np.float64)
-    return fit_report(ids, subjects, targets, residuals), manifest
+    return fit_report(ids, subjects, targets, residuals)
 
 
 def write_people_fit(store: Store) -> tuple[PeopleFitReport, str]:
     """Write people_fit.{md,json} beside the shards; return the report and its markdown."""
-    report, _ = read_fits(store)
+    report = read_fits(store)
     text = markdown(report)
     store.write_atomic("people_fit.md", (text + "\n").encode())
     store.write_atomic("people_fit.json", json.dumps(report.to_dict(), indent=2).encode())
     return report, text
+
+
+def _cropped(mask: np.ndarray, margin: int = 4) -> np.ndarray:
+    """The (H, W) mask cut to its body's box plus `margin` pixels."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not rows.size:
+        return mask
+    return np.pad(mask, margin)[rows[0]:rows[-1] + 2 * margin + 1, cols[0]:cols[-1] + 2 * margin + 1]
 
 
 def plot_worst(store: Store, report: PeopleFitReport, png: Path) -> Path:
@@ -134,11 +142,12 @@ def plot_worst(store: Store, report: PeopleFitReport, png: Path) -> Path:
     rows = {r["subject_id"]: r for r in read_shards(
         store, manifest, ["subject_id", "person_id", "silhouettes", "person_targets", "person_residuals"],
         filter=pc.is_in(pc.field("subject_id"), pa.array(wanted))).to_pylist()}
-    figure, axes = plt.subplots(1, len(wanted), figsize=(2.6 * len(wanted), 5.2), squeeze=False)
+    figure, axes = plt.subplots(1, len(wanted), figsize=(2.3 * len(wanted), 5.0), squeeze=False)
     for ax, subject in zip(axes[0], wanted):
         row = rows[subject]
-        views = [decode_silhouette(view["bytes"]) for view in row["silhouettes"][:2]]
-        ax.imshow(np.concatenate(views, 1), cmap="gray")
+        views = [_cropped(decode_silhouette(view["bytes"])) for view in row["silhouettes"][:2]]
+        height = max(v.shape[0] for v in views)
+        ax.imshow(np.concatenate([np.pad(v, ((0, height - v.shape[0]), (0, 0))) for v in views], 1), cmap="gray")
         ax.set_xticks([])
         ax.set_yticks([])
         lines = [f"person {row['person_id']}"]
@@ -146,14 +155,14 @@ def plot_worst(store: Store, report: PeopleFitReport, png: Path) -> Path:
             if target is None or not np.isfinite(target):
                 continue
             scale, unit = (1.0, "kg") if name == "mass_kg" else (100.0, "cm")
-            flag = " !" if abs(miss) > tolerance(name) else ""
+            flag = " !" if abs(miss) > allowed_miss(name) else ""
             label = name.removesuffix("_circumference_m").removesuffix("_m").removesuffix("_kg")
             lines.append(f"{label}: {scale * target:.1f} {unit} {1000 * miss if unit == 'cm' else miss:+.0f}"
                          f"{' mm' if unit == 'cm' else ' kg'}{flag}")
         ax.set_title("\n".join(lines), fontsize=6.5, loc="left", family="monospace")
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     atomic_write_bytes(Path(png), buffer.getvalue())
     return Path(png)

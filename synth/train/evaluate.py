@@ -3,7 +3,7 @@
 Per subject: PVE-T (mean per-vertex error of the neutral-pose body), PVE-T-SC (the same
 after the best uniform scale of the predicted body about its centroid, the SSP-3D
 convention, fair to nets that do not know the height), PVE (posed body, both
-root-centred), height and circumference errors (plane sections, see
+root-centred), height and circumference errors (tapes around the mesh, see
 `synth.measurements`; for nets with measurement heads, the measurement stack's values, or
 the heads' for checkpoints without a stack, with those of the predicted mesh beside them),
 all in mm, and the body-fat error in %BF points. Reported as mean, median and TP90 (the
