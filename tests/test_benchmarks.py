@@ -25,8 +25,8 @@ def test_smoke_benchmark_writes_json_and_table(tmp_path):
         cost = results[job]["cost_ms_per_subject"]
         assert {"sample", "pose", "measure", "render", "encode", "write"} <= set(cost)
         assert cost["render"] > 0 and cost["write"] > 0
-    assert results["default"]["cost_ms_per_subject"]["measure"] > 0 == results["labels_off"]["cost_ms_per_subject"][
-        "measure"]
+    measure = {job: results[job]["cost_ms_per_subject"]["measure"] for job in ("default", "labels_off")}
+    assert measure["labels_off"] < 0.01 * measure["default"], measure  # labels off measures nothing
     # the driver handles shard entries, far smaller than the shards the actors write
     assert 0 < results["entry_bytes_per_shard"] < 1000 < results["table_bytes_per_shard"]
     (scaling,) = results["scaling"]

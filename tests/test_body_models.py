@@ -108,7 +108,7 @@ def test_anny_shapes_are_reproducible_and_in_range(anny_model):
     a = anny_model.sample_shapes([np.random.default_rng(k) for k in range(32)], prior)
     b = anny_model.sample_shapes([np.random.default_rng(k) for k in range(32)], prior)
     low, high = anny_model.shape_space.bounds()
-    assert np.array_equal(a, b) and a.shape == (32, 35) and anny_model.version.endswith("/body-1")
+    assert np.array_equal(a, b) and a.shape == (32, 35) and anny_model.version.endswith("/body-2")
     assert (a >= low).all() and (a <= high).all() and a.std(0).min() > 0.01
     assert low[11:].max() == -1 and high[:11].max() == 1  # local targets in [-1, 1], phenotypes in [0, 1]
 

@@ -98,8 +98,8 @@ def _bad_photo(problem: str, rows: list[dict], arms_down: list[dict], folder: Pa
     if problem == "no_person":
         return _save(np.asarray(Image.fromarray(front[:40, :40]).resize((256, 256))), folder / "wall.jpg"), None
     if problem == "several_people":
-        return _save(np.concatenate([_photo(rows[1], "front"), _photo(rows[2], "front")], axis=1),
-                     folder / "two.jpg"), None
+        # the same person twice, side by side: two people of one size, whatever the sampler drew
+        return _save(np.concatenate([front, front[:, ::-1]], axis=1), folder / "two.jpg"), None
     if problem == "cut_off":
         return _save(front[:150], folder / "cut.jpg"), None
     if problem == "too_small":
