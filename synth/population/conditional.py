@@ -16,7 +16,6 @@ synthetic bodies and on the real people:
 """
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from body_models import SynthError
-from synth.dataset.atomic import atomic_write_bytes
+from synth.dataset.atomic import atomic_write_bytes, atomic_write_figure
 from synth.population.measured import Measured
 from synth.population.people import People
 from synth.population.reference import SEXES
@@ -183,11 +182,7 @@ def plot(measured: Measured, people: People, png: Path) -> Path:
             if col == 0:
                 ax.legend(fontsize=7, loc="upper left", markerscale=2)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    atomic_write_bytes(Path(png), buffer.getvalue())
-    return Path(png)
+    return atomic_write_figure(Path(png), figure, dpi=90)
 
 
 def write_conditional(measured: Measured, people: People, out: Path) -> tuple[ConditionalReport, list[Path]]:

@@ -10,7 +10,6 @@ fits with the measure each misses most. `people_fit.{md,json}` go beside the sha
 """
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from synth.dataset.atomic import atomic_write_bytes
+from synth.dataset.atomic import atomic_write_figure
 from synth.dataset.manifest import built_manifest, read_shards
 from synth.population.people import MEASURES
 from synth.storage import Store
@@ -161,8 +160,4 @@ def plot_worst(store: Store, report: PeopleFitReport, png: Path) -> Path:
                          f"{' mm' if unit == 'cm' else ' kg'}{flag}")
         ax.set_title("\n".join(lines), fontsize=6.5, loc="left", family="monospace")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    atomic_write_bytes(Path(png), buffer.getvalue())
-    return Path(png)
+    return atomic_write_figure(Path(png), figure, dpi=100)

@@ -7,7 +7,6 @@ A PNG plots each measure's percentile curve per sex over the reference's points.
 """
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from synth.dataset.atomic import atomic_write_bytes
+from synth.dataset.atomic import atomic_write_bytes, atomic_write_figure
 from synth.dataset.manifest import read_manifest
 from synth.population.measured import Measured, read_measured
 from synth.population.reference import SEXES, ReferenceTable
@@ -134,11 +133,7 @@ def plot(measured: Measured, reference: ReferenceTable, png: Path) -> Path:
             if row == 0:
                 ax.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    atomic_write_bytes(Path(png), buffer.getvalue())
-    return Path(png)
+    return atomic_write_figure(Path(png), figure, dpi=90)
 
 
 def write_population(location: str | Path, reference: str | None, out: Path) -> tuple[str, list[Path]]:
