@@ -12,6 +12,7 @@ surrogate's exact Jacobian; everything runs on all bodies at once.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,10 @@ adiposity and of each shaping offset from 0."""
 SHAPING_RANGE = (-2.0, 2.0)
 ITERATIONS = 12
 START_GRID = np.linspace(ADIPOSITY_RANGE[0], ADIPOSITY_RANGE[1], 8)
+REDRAWS = 4
+REACHED = 2.0
+"""A body has reached its targets when every miss is within this many tolerances
+(`TOLERANCE`: 0.4 % of height, 2 % of BMI, 1 % of a girth)."""
 
 
 @dataclass(frozen=True)
@@ -127,3 +132,34 @@ class LeverFitter:
             damping = np.where(better, damping / 3.0, damping * 4.0)
         shapes, predicted = self.predict(style, z)
         return Fit(z, shapes, predicted, misses, names)
+
+
+def fit_redrawing(fitter: LeverFitter, style: np.ndarray,
+                  targets_of: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]],
+                  redraw: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, Fit]:
+    """Fit every `style` row to `targets_of(style rows, their indices)`; a body that misses
+    (`REACHED`) gets the style `redraw(indices)` makes, up to `REDRAWS` times, and keeps
+    whichever fit missed less. Returns the styles and the fit."""
+    style = style.copy()
+    fit = fitter.fit(style, targets_of(style, np.arange(len(style))))
+    for _ in range(REDRAWS):
+        missed = np.flatnonzero(~fit.reached(REACHED))
+        if not missed.size:
+            break
+        fresh = redraw(missed)
+        again = fitter.fit(fresh, targets_of(fresh, missed))
+        better = (again.misses**2).sum(1) < (fit.misses[missed] ** 2).sum(1)
+        style[missed[better]] = fresh[better]
+        fit = _replace(fit, missed[better], again, np.flatnonzero(better))
+    return style, fit
+
+
+def _replace(fit: Fit, rows: np.ndarray, other: Fit, picks: np.ndarray) -> Fit:
+    """`fit` with its `rows` taken from `other`'s `picks`."""
+    levers, shapes, misses = fit.levers.copy(), fit.shapes.copy(), fit.misses.copy()
+    levers[rows], shapes[rows], misses[rows] = other.levers[picks], other.shapes[picks], other.misses[picks]
+    predicted = {}
+    for name, values in fit.predicted.items():
+        predicted[name] = values.copy()
+        predicted[name][rows] = other.predicted[name][picks]
+    return Fit(levers, shapes, predicted, misses, fit.names)

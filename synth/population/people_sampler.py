@@ -17,10 +17,9 @@ import numpy as np
 
 from body_models import BodyModel, ShapePrior, SynthError
 from synth.measurements import BodyMeasurer
-from synth.population.fit import Fit, LeverFitter
+from synth.population.fit import Fit, LeverFitter, fit_redrawing
 from synth.population.levers import LeverMap
 from synth.population.people import MEASURES, People
-from synth.population.sampler import fit_redrawing
 from synth.population.surrogate import Surrogate
 
 REFINEMENTS = 2

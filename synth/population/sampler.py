@@ -14,29 +14,26 @@
    so that the surrogate's predicted measurements hit every target (`synth.population.fit`);
 5. where a style cannot reach its targets (too muscular or slight for its size, its
    shaping targets at their bounds), a new style is drawn from the same generator (same
-   sex), up to `_REDRAWS` times; what then remains is kept and counted in the report.
+   sex), up to `synth.population.fit.REDRAWS` times; what then remains is kept and counted
+   in the report.
 NHANES thus sets the marginals (height, weight, BMI) and measured people the shape at a
 given size (the joint distribution). A body's shape depends only on (spec, its
 generator): any worker count, shard order or resume gives the same dataset.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
 from body_models import BodyModel, ShapePrior, SynthError
-from synth.population.fit import Fit, LeverFitter
+from synth.population.fit import Fit, LeverFitter, fit_redrawing
 from synth.population.girths import GIRTHS, GirthModel
 from synth.population.levers import LeverMap
 from synth.population.reference import NO_REFERENCE, SEXES, Marginal, ReferenceTable
 from synth.population.surrogate import Surrogate
 
-_REDRAWS = 4
-REACHED = 2.0
-"""A body has reached its targets when every miss is within this many tolerances
-(`synth.population.fit.TOLERANCE`: 0.4 % of height, 2 % of BMI, 1 % of a girth)."""
 
 
 class ShapeSampler(Protocol):
@@ -113,37 +110,6 @@ class CalibratedSampler:
 
         return fit_redrawing(self.fitter, style, lambda moved, picked: self.targets(moved, uniforms[picked],
                                                                                     normals[picked]), redraw)[1]
-
-
-def fit_redrawing(fitter: LeverFitter, style: np.ndarray,
-                  targets_of: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]],
-                  redraw: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, Fit]:
-    """Fit every `style` row to `targets_of(style rows, their indices)`; a body that misses
-    (`REACHED`) gets the style `redraw(indices)` makes, up to `_REDRAWS` times, and keeps
-    whichever fit missed less. Returns the styles and the fit."""
-    style = style.copy()
-    fit = fitter.fit(style, targets_of(style, np.arange(len(style))))
-    for _ in range(_REDRAWS):
-        missed = np.flatnonzero(~fit.reached(REACHED))
-        if not missed.size:
-            break
-        fresh = redraw(missed)
-        again = fitter.fit(fresh, targets_of(fresh, missed))
-        better = (again.misses**2).sum(1) < (fit.misses[missed] ** 2).sum(1)
-        style[missed[better]] = fresh[better]
-        fit = _replace(fit, missed[better], again, np.flatnonzero(better))
-    return style, fit
-
-
-def _replace(fit: Fit, rows: np.ndarray, other: Fit, picks: np.ndarray) -> Fit:
-    """`fit` with its `rows` taken from `other`'s `picks`."""
-    levers, shapes, misses = fit.levers.copy(), fit.shapes.copy(), fit.misses.copy()
-    levers[rows], shapes[rows], misses[rows] = other.levers[picks], other.shapes[picks], other.misses[picks]
-    predicted = {}
-    for name, values in fit.predicted.items():
-        predicted[name] = values.copy()
-        predicted[name][rows] = other.predicted[name][picks]
-    return Fit(levers, shapes, predicted, misses, fit.names)
 
 
 def shape_sampler(model: BodyModel, prior: ShapePrior, reference: str, girths: str = NO_REFERENCE,
