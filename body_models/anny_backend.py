@@ -86,7 +86,7 @@ def _build_with_progress(cache_dir: Path, **options):
     anny.paths.set_anny_cache_path(cache_dir)
     if anny_cache_is_built(cache_dir):
         return anny.Anny(**options)
-    log.warning("Building Anny's model data once (about 1-3 minutes, ~800 MB under %s); "
+    log.warning("Building Anny's model data once (about 1-3 minutes, ~1.2 GB under %s); "
                 "later runs load it in under a second.", cache_dir)
     done = threading.Event()
 

@@ -2,7 +2,7 @@
 # Set up (or reuse) the project's virtualenv and Anny's model cache, outside the checkout.
 #   venv:  ${SYNTH_VENV:-~/.cache/synth/venv} with the test and photo extras, rebuilt when
 #          pyproject.toml or this script changes
-#   Anny:  ${ANNY_CACHE_DIR:-~/.cache/anny}, built once (~1-3 min, ~800 MB), kept by Anny's own version key
+#   Anny:  ${ANNY_CACHE_DIR:-~/.cache/anny}, built once (~1-3 min, ~1.2 GB), kept by Anny's own version key
 # Headless rendering needs EGL + Mesa (libegl1, libgl1-mesa-dri); installed with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
