@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from synth.cli import main
 from synth.dataset.verify import verify_dataset
 from synth.population.people import MEASURES
+from synth.storage import Store
 from test_build import shard_hashes
+from test_storage import _s3_hashes, _uri, s3  # noqa: F401  (s3: the moto server fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "jobs" / "smoke.toml"
@@ -89,6 +91,18 @@ def test_people_build_is_the_same_on_ray_and_resumes(people_table, people_build,
     first.unlink()  # a lost shard is rebuilt from the same rows, to the same bytes
     assert _build(people_table, ray_out, 0).exit_code == 0
     assert shard_hashes(ray_out) == shard_hashes(people_build)
+
+
+def test_people_build_to_object_storage_is_the_same(people_table, people_build, s3):
+    uri = _uri(s3, "people")
+    result = CliRunner().invoke(main, ["build", str(SMOKE), "--people", str(people_table), "--out", uri,
+                                       "--workers", "0", "--no-progress", *SMOKE_PEOPLE])
+    assert result.exit_code == 0, result.output
+    assert _s3_hashes(uri) == shard_hashes(people_build)
+    assert json.loads(Store.open(uri).read_bytes("people_fit.json")) == json.loads(
+        (people_build / "people_fit.json").read_text())
+    verified = CliRunner().invoke(main, ["verify", uri])
+    assert verified.exit_code == 0, verified.output
 
 
 def test_label_named_table_with_some_measurements(tmp_path):
