@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from body_models import BodyModelSource
+from s3_server import moto_s3
 from smpl_fixture import smpl_arrays, write_plain_pickle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,3 +77,10 @@ def trained(smoke_dataset, tmp_path_factory, anny_source):
         "run": {"out": str(out), "device": "cpu", "eval_every": 40, "val_batches": 1, "stats_rows": 24},
     })
     return config, train(config, anny_source, progress=False)
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """(endpoint host:port) of a moto S3 server on loopback (`s3_server.moto_s3`)."""
+    with moto_s3() as endpoint:
+        yield endpoint

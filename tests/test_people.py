@@ -13,8 +13,8 @@ from synth.cli import main
 from synth.dataset.verify import verify_dataset
 from synth.population.people import MEASURES
 from synth.storage import Store
+from s3_server import s3_hashes, s3_uri
 from test_build import shard_hashes
-from test_storage import _s3_hashes, _uri, s3  # noqa: F401  (s3: the moto server fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "jobs" / "smoke.toml"
@@ -94,11 +94,11 @@ def test_people_build_is_the_same_on_ray_and_resumes(people_table, people_build,
 
 
 def test_people_build_to_object_storage_is_the_same(people_table, people_build, s3):
-    uri = _uri(s3, "people")
+    uri = s3_uri(s3, "people")
     result = CliRunner().invoke(main, ["build", str(SMOKE), "--people", str(people_table), "--out", uri,
                                        "--workers", "0", "--no-progress", *SMOKE_PEOPLE])
     assert result.exit_code == 0, result.output
-    assert _s3_hashes(uri) == shard_hashes(people_build)
+    assert s3_hashes(uri) == shard_hashes(people_build)
     assert json.loads(Store.open(uri).read_bytes("people_fit.json")) == json.loads(
         (people_build / "people_fit.json").read_text())
     verified = CliRunner().invoke(main, ["verify", uri])

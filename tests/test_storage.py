@@ -3,16 +3,13 @@ commits, a worker killed mid-upload, the lease, verify, reports and training fro
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-import pyarrow.fs as pafs
 import pytest
 from click.testing import CliRunner
 
@@ -24,60 +21,11 @@ from synth.dataset.verify import verify_dataset
 from synth.storage import LOCK, Store, exclusive
 from synth.train.config import config_from_dict
 from synth.train.loop import train
+from s3_server import s3_hashes, s3_uri
 from test_build import shard_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "jobs" / "smoke.toml"
-BUCKET = "synth-test"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3():
-    """(endpoint host:port) of a moto S3 server on loopback with BUCKET, stopped by its PID."""
-    port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    saved = {key: os.environ.get(key) for key in CREDENTIALS}
-    os.environ.update(CREDENTIALS)
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        pafs.S3FileSystem(endpoint_override=f"127.0.0.1:{port}", scheme="http",
-                          allow_bucket_creation=True).create_dir(BUCKET)
-        yield f"127.0.0.1:{port}"
-    finally:
-        os.kill(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _uri(s3: str, prefix: str) -> str:
-    return f"s3://{BUCKET}/{prefix}?endpoint_override={s3}&scheme=http"
-
-
-def _s3_hashes(uri: str) -> dict[str, str]:
-    manifest = json.loads(Store.open(uri).read_bytes("dataset.json"))
-    return {entry["file"]: entry["sha256"] for entry in manifest["shards"]}
-
-
 SPEC = ["job.subjects=16", "job.shard_size=2"]
 
 
@@ -90,9 +38,9 @@ def local_reference(tmp_path_factory, anny_source) -> Path:
 
 @pytest.mark.slow
 def test_ray_workers_write_to_s3_the_same_dataset(s3, local_reference, anny_source, tmp_path):
-    uri = _uri(s3, "ray")
+    uri = s3_uri(s3, "ray")
     summary = run_build(load_spec(SMOKE, SPEC), BuildOptions(out=uri, source=anny_source, workers=2, progress=False))
-    assert _s3_hashes(uri) == shard_hashes(local_reference)
+    assert s3_hashes(uri) == shard_hashes(local_reference)
     store = Store.open(uri)
     assert not [n for n in store.names() if n.endswith(".tmp")] and not store.exists(LOCK)
     # The driver got manifest entries only: a few hundred bytes a shard, not the shards.
@@ -137,12 +85,12 @@ _KILLER = textwrap.dedent("""
 
 
 def test_worker_killed_mid_upload_leaves_no_partial_object_and_resumes(s3, local_reference, tmp_path):
-    uri = _uri(s3, "killed")
+    uri = s3_uri(s3, "killed")
     build = ["build", str(SMOKE), "--out", uri, "--workers", "0", "--no-progress", *[f"--set={o}" for o in SPEC]]
     killed = subprocess.run([sys.executable, "-c", _KILLER, *build], capture_output=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL
     store = Store.open(uri)
-    listed = _s3_hashes(uri)
+    listed = s3_hashes(uri)
     assert len(listed) == 3
     on_store = [n for n in store.names() if n.endswith(".parquet")]
     # every object under a final shard name is a whole, listed shard
@@ -155,12 +103,12 @@ def test_worker_killed_mid_upload_leaves_no_partial_object_and_resumes(s3, local
     store.delete(LOCK)
     result = CliRunner().invoke(main, build)
     assert result.exit_code == 0 and "(3 already done)" in result.output, result.output
-    assert _s3_hashes(uri) == shard_hashes(local_reference)
+    assert s3_hashes(uri) == shard_hashes(local_reference)
     assert verify_dataset(uri)[0] == [] and not [n for n in store.names() if n.endswith(".tmp")]
 
 
 def test_lease_refuses_a_live_build_and_takes_an_expired_one(s3):
-    store = Store.open(_uri(s3, "lease"))
+    store = Store.open(s3_uri(s3, "lease"))
     with exclusive(store):
         with pytest.raises(SynthError, match="another synth build"):
             with exclusive(store):
@@ -173,7 +121,7 @@ def test_lease_refuses_a_live_build_and_takes_an_expired_one(s3):
 
 
 def test_failed_upload_leaves_nothing_under_either_name(s3, monkeypatch):
-    store = Store.open(_uri(s3, "failed"))
+    store = Store.open(s3_uri(s3, "failed"))
 
     def broken_move(src: str, dst: str) -> None:
         raise OSError("connection reset")
