@@ -26,7 +26,7 @@ from synth.images import encode_silhouette
 from synth.labels import view_labels
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, Measurements
 from synth.plan import ShardPlan
-from synth.population.people import MEASURES, People, load_people
+from synth.population.people import MEASURES, load_people
 from synth.population.sampler import shape_sampler
 from synth.sampling.rng import photo_rng
 from synth.subjects import Subject, draw_subjects, pose_subjects, shape_prior
@@ -130,10 +130,6 @@ class Person:
     targets: np.ndarray
 
 
-def people_of(spec: JobSpec) -> People | None:
-    return load_people(spec.shape.people) if spec.shape.people else None
-
-
 class ShardBuilder:
     """Builds shards for one spec with one long-lived body model and renderer."""
 
@@ -144,9 +140,9 @@ class ShardBuilder:
         self.model = create(spec.body_model.name, source)
         self.mapper = CapturePoseMapper(self.model)
         self.measurer = BodyMeasurer(self.model)
+        self.people = load_people(spec.shape.people) if spec.shape.people else None
         self.shapes = shape_sampler(self.model, shape_prior(spec), spec.shape.reference, spec.shape.girths,
-                                    spec.shape.people)
-        self.people = people_of(spec)
+                                    self.people)
         self.costs = StageCosts()
         self._renderer = None
         self._photos = None
@@ -225,8 +221,7 @@ class ShardBuilder:
     def _person(self, index: int) -> Person | None:
         if self.people is None:
             return None
-        return Person(str(self.people.ids[index]), np.array([self.people.values[name][index] if name in
-                                                             self.people.values else np.nan for name in MEASURES]))
+        return Person(str(self.people.ids[index]), self.people.targets(np.array([index]))[0])
 
     def close(self) -> None:
         for renderer in (self._renderer, self._photos):

@@ -89,9 +89,7 @@ class BodyMeasurer:
         height = np.ptp(vertices[..., 1], axis=1)
         volume = (signed_volumes(vertices, self.model.faces) if self.topology.watertight
                   else np.full(len(vertices), np.nan))
-        rest = derived(height, volume, values["neck_circumference_m"], values["waist_circumference_m"],
-                       values["waist_navel_circumference_m"], values["waist_iliac_circumference_m"],
-                       values["hip_circumference_m"], female)
+        rest = derived(height, volume, values, female)
         columns = {"height_m": height, "volume_m3": volume, **values, **rest}
         return [Measurements(**{name: float(np.asarray(value)[b]) for name, value in columns.items()})
                 for b in range(len(vertices))]

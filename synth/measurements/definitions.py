@@ -39,7 +39,9 @@ where two points protrude nearly as far, the level slides between them rather th
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -128,10 +130,13 @@ def body_mass_kg(volume_m3, body_fat_pct):
     return float(mass) if mass.ndim == 0 else mass
 
 
-def derived(height_m, volume_m3, neck_m, waist_m, waist_navel_m, waist_iliac_m, hip_m, female) -> dict:
+def derived(height_m, volume_m3, girths: Mapping[str, Any], female) -> dict:
     """Body fat (RFM and Navy), mass and BMI from the primitive measurements, as the labels
-    derive them (floats or (N,) arrays)."""
-    fat = rfm_body_fat_pct(height_m, waist_iliac_m, female)
+    derive them: height, volume and `girths` (circumference name -> value; the neck, the
+    three waists and the hip are read), floats or (N,) arrays."""
+    fat = rfm_body_fat_pct(height_m, girths["waist_iliac_circumference_m"], female)
     mass = body_mass_kg(volume_m3, fat)
+    navy = navy_body_fat_pct(girths["neck_circumference_m"], girths["waist_navel_circumference_m"],
+                             girths["waist_circumference_m"], girths["hip_circumference_m"], height_m, female)
     return {"mass_kg": mass, "bmi_kg_m2": mass / np.asarray(height_m, np.float64) ** 2, "body_fat_pct": fat,
-            "body_fat_navy_pct": navy_body_fat_pct(neck_m, waist_navel_m, waist_m, hip_m, height_m, female)}
+            "body_fat_navy_pct": navy}

@@ -66,7 +66,5 @@ class ReferenceMeasurer:
         height = float(np.ptp(np.asarray(vertices)[:, 1]))
         volume = (float(abs(trimesh.Trimesh(vertices, self.model.faces, process=False).volume))
                   if self.topology.watertight else float("nan"))
-        rest = derived(height, volume, values["neck_circumference_m"], values["waist_circumference_m"],
-                       values["waist_navel_circumference_m"], values["waist_iliac_circumference_m"],
-                       values["hip_circumference_m"], female)
+        rest = derived(height, volume, values, female)
         return Measurements(height_m=height, volume_m3=volume, **values, **{k: float(v) for k, v in rest.items()})

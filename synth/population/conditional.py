@@ -25,12 +25,13 @@ import numpy as np
 
 from body_models import SynthError
 from synth.dataset.atomic import atomic_write_bytes, atomic_write_figure
+from synth.population.girths import GIRTHS
 from synth.population.measured import Measured
 from synth.population.people import People
 from synth.population.reference import SEXES
 
-COMPARED = ("chest_circumference_m", "waist_navel_circumference_m", "hip_circumference_m", "neck_circumference_m",
-            "thigh_circumference_m", "calf_circumference_m")
+COMPARED = GIRTHS
+"""The circumferences compared: the girths the sampler follows (`synth.population.girths`)."""
 BARS = {"bias_mm": 10.0, "rmse_ratio": 1.15, "spread_ratio": (0.8, 1.25)}
 """What 'matches' means in the table's ok column (the realism issue's targets)."""
 FOLDS = 5

@@ -76,6 +76,12 @@ class People:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def targets(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), len(MEASURES)) the measurements of the people at `rows` in `MEASURES`
+        order, SI units, NaN where not measured."""
+        return np.stack([self.values[name][rows] if name in self.values else np.full(len(rows), np.nan)
+                         for name in MEASURES], 1)
+
     def subset(self, rows: np.ndarray) -> People:
         """The people at `rows` (indices or a boolean mask), same columns."""
         return People(self.name, self.path, self.citation, self.ids[rows], self.sex[rows], self.age_years[rows],

@@ -31,6 +31,7 @@ from body_models import BodyModel, ShapePrior, SynthError
 from synth.population.fit import Fit, LeverFitter, fit_redrawing
 from synth.population.girths import GIRTHS, GirthModel
 from synth.population.levers import LeverMap
+from synth.population.people import People, load_people
 from synth.population.reference import NO_REFERENCE, SEXES, Marginal, ReferenceTable
 from synth.population.surrogate import Surrogate
 
@@ -113,18 +114,17 @@ class CalibratedSampler:
 
 
 def shape_sampler(model: BodyModel, prior: ShapePrior, reference: str, girths: str = NO_REFERENCE,
-                  people: str = "") -> ShapeSampler:
-    """The sampler a job asks for: `people` a table of measured people to build (one subject
-    per row); else `reference` "none" is the model's own prior, anything else a reference
-    table (bundled name or CSV path) to calibrate to, with `girths` a people table whose
-    girths at fixed size the bodies follow ("none": height and BMI only)."""
-    from synth.population.people import load_people
+                  people: People | None = None) -> ShapeSampler:
+    """The sampler a job asks for: `people` the measured people to build (one subject per
+    row); else `reference` "none" is the model's own prior, anything else a reference table
+    (bundled name or CSV path) to calibrate to, with `girths` a people table whose girths at
+    fixed size the bodies follow ("none": height and BMI only)."""
     from synth.population.surrogate import load_surrogate
 
-    if people:
+    if people is not None:
         from synth.population.people_sampler import PeopleSampler
 
-        return PeopleSampler(model, prior, load_people(people), load_surrogate(model.version))
+        return PeopleSampler(model, prior, people, load_surrogate(model.version))
     if reference == NO_REFERENCE:
         return PriorSampler(model, prior)
     from synth.population.girths import fit_girths

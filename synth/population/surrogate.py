@@ -93,10 +93,7 @@ class Surrogate:
 
 def with_derived(primitives: dict[str, np.ndarray], female: np.ndarray) -> dict[str, np.ndarray]:
     """Primitive measurements (name -> (N,)) plus the derived labels."""
-    p = primitives
-    return {**p, **derived(p["height_m"], p["volume_m3"], p["neck_circumference_m"], p["waist_circumference_m"],
-                           p["waist_navel_circumference_m"], p["waist_iliac_circumference_m"],
-                           p["hip_circumference_m"], female)}
+    return {**primitives, **derived(primitives["height_m"], primitives["volume_m3"], primitives, female)}
 
 
 def log_measures(logs: np.ndarray, female: np.ndarray, names: tuple[str, ...],
