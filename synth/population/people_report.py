@@ -19,6 +19,7 @@ import numpy as np
 
 from synth.dataset.atomic import atomic_write_figure
 from synth.dataset.manifest import built_manifest, read_shards
+from synth.labels import silhouette_bbox
 from synth.population.people import MEASURES
 from synth.storage import Store
 
@@ -118,11 +119,11 @@ def write_people_fit(store: Store) -> tuple[PeopleFitReport, str]:
 
 
 def _cropped(mask: np.ndarray, margin: int = 4) -> np.ndarray:
-    """The (H, W) mask cut to its body's box plus `margin` pixels."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if not rows.size:
+    """The (H, W) mask cut to its body's box (`silhouette_bbox`) plus `margin` pixels."""
+    if not mask.any():
         return mask
-    return np.pad(mask, margin)[rows[0]:rows[-1] + 2 * margin + 1, cols[0]:cols[-1] + 2 * margin + 1]
+    x0, y0, x1, y1 = silhouette_bbox(mask).astype(int)
+    return np.pad(mask, margin)[y0:y1 + 2 * margin, x0:x1 + 2 * margin]
 
 
 def plot_worst(store: Store, report: PeopleFitReport, png: Path) -> Path:
