@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 import trimesh
 
 from body_models import BodyModel
@@ -104,15 +103,13 @@ def mesh_edges(faces: np.ndarray) -> np.ndarray:
     return np.unique(np.sort(pairs, 1), axis=0)
 
 
-def _mean_body(model: BodyModel) -> tuple[np.ndarray, np.ndarray]:
-    """The neutral shape in the rest pose: vertices (V, 3), joints (J, 3), float64."""
-    with torch.no_grad():
-        out = model.forward(torch.tensor(model.neutral_shape()[None]), torch.tensor(model.rest_pose()[None]))
-    return out.vertices[0].double().numpy(), out.joints[0].double().numpy()
+def _midline_x(joints: Joints, jv: np.ndarray) -> float:
+    """The body's midline: halfway between the hip joints, x (m)."""
+    return 0.5 * (jv[joints.hips[0], 0] + jv[joints.hips[1], 0])
 
 
 def _midline(vertices: np.ndarray, joints: Joints, jv: np.ndarray) -> np.ndarray:
-    return np.abs(vertices[:, 0] - 0.5 * (jv[joints.hips[0], 0] + jv[joints.hips[1], 0])) < _MIDLINE_M
+    return np.abs(vertices[:, 0] - _midline_x(joints, jv)) < _MIDLINE_M
 
 
 def _navel(model: BodyModel, vertices: np.ndarray, joints: Joints, jv: np.ndarray, trunk: np.ndarray) -> int:
@@ -130,7 +127,7 @@ def _bust(vertices: np.ndarray, joints: Joints, jv: np.ndarray, trunk: np.ndarra
     """The left breast's vertices: the trunk's within `BUST_RADIUS_M` of its most forward
     vertex left of the midline (3-16 cm out) within `CHEST_BAND` of the span, on the mean body."""
     shoulder_y, hip_y = jv[list(joints.shoulders), 1].mean(), jv[list(joints.hips), 1].mean()
-    out = vertices[:, 0] - 0.5 * (jv[joints.hips[0], 0] + jv[joints.hips[1], 0])
+    out = vertices[:, 0] - _midline_x(joints, jv)
     span = shoulder_y - hip_y
     band = trunk & (out > 0.03) & (out < 0.16) & (vertices[:, 1] > hip_y + CHEST_BAND[0] * span) & \
         (vertices[:, 1] < hip_y + CHEST_BAND[1] * span)
@@ -149,10 +146,10 @@ def _crotch(vertices: np.ndarray, joints: Joints, jv: np.ndarray) -> int:
 
 
 def prepare(model: BodyModel) -> Topology:
-    """The measurer's view of `model` (one forward pass of its mean body)."""
+    """The measurer's view of `model` (one forward pass of its mean body, in the rest pose)."""
     joints = _joints(model)
-    vertices, jv = _mean_body(model)
-    regions = _regions(model, joints, vertices[:, 0] > 0.5 * (jv[joints.hips[0], 0] + jv[joints.hips[1], 0]))
+    vertices, jv = (part[0] for part in model.pose_arrays(model.neutral_shape()[None], model.rest_pose()[None]))
+    regions = _regions(model, joints, vertices[:, 0] > _midline_x(joints, jv))
     faces = {name: model.faces[mask[model.faces].all(1)] for name, mask in regions.items()}
     watertight = trimesh.Trimesh(vertices, model.faces, process=False).is_watertight
     return Topology(regions=regions, faces=faces, edges={name: mesh_edges(f) for name, f in faces.items()},
