@@ -76,10 +76,11 @@ class RenderedView:
     png: bytes
 
 
-def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject, rendered: list[RenderedView],
-                measurements: Measurements | None, photos: list[bytes] | None = None,
+def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject, age_years: float,
+                rendered: list[RenderedView], measurements: Measurements | None, photos: list[bytes] | None = None,
                 person: Person | None = None) -> dict[str, Any]:
-    """One dataset row (see `synth.dataset.schema.COLUMNS`); measurements None -> nulls;
+    """One dataset row (see `synth.dataset.schema.COLUMNS`); age_years: the body's
+    (`BodyModel.age_years` of its shape); measurements None -> nulls;
     photos: JPEG bytes per view, for jobs with photo.enabled; person: the measured person
     the body was fitted to, for jobs with shape.people."""
     labels = [view_labels(subject.joints, view.camera, r.mask) for view, r in zip(subject.views, rendered)]
@@ -105,7 +106,7 @@ def subject_row(spec: JobSpec, model: BodyModel, split: str, subject: Subject, r
         "bbox_xyxy_px": [lab.bbox_xyxy.tolist() for lab in labels],
         "silhouette_fill": [lab.fill for lab in labels],
         "camera_attempts": [v.attempts for v in subject.views],
-        "age_years": float(model.age_years(subject.shape[None])[0]),
+        "age_years": float(age_years),
         "image_width": spec.camera.width,
         "image_height": spec.camera.height,
         **(dataclasses.asdict(measurements) if measurements else dict.fromkeys(MEASUREMENT_NAMES)),
@@ -198,21 +199,24 @@ class ShardBuilder:
         rows = []
         indices = plan.subject_indices
         batch = self.spec.render.batch_size
+        with self.costs.timed("sample"):  # the whole shard at once: a body's draws do not depend on its batch
+            drawn = draw_subjects(self.spec, self.shapes, indices)
+        with self.costs.timed("rows"):
+            ages = self.model.age_years(drawn.shapes)
         for start in range(0, len(indices), batch):
-            with self.costs.timed("sample"):
-                draws = draw_subjects(self.spec, self.shapes, indices[start:start + batch])
+            draws = drawn.part(start, start + batch)
             with self.costs.timed("pose"):
                 subjects, neutral = pose_subjects(self.spec, self.model, self.mapper, draws,
                                                   neutral=self.spec.labels.measurements)
             with self.costs.timed("measure"):
                 measured = (self.measurer.measure_bodies(neutral.vertices, neutral.joints, np.array(
                     [self.model.female_fraction(s) for s in draws.shapes])) if neutral else [None] * len(subjects))
-            for subject, measurements in zip(subjects, measured):
+            for k, (subject, measurements) in enumerate(zip(subjects, measured), start):
                 rendered = self._render_views(subject)
                 photos = self._render_photos(subject)
                 with self.costs.timed("rows"):
-                    rows.append(subject_row(self.spec, self.model, plan.split, subject, rendered, measurements,
-                                            photos, self._person(subject.index)))
+                    rows.append(subject_row(self.spec, self.model, plan.split, subject, ages[k], rendered,
+                                            measurements, photos, self._person(subject.index)))
         with self.costs.timed("rows"):
             table = rows_to_table(rows, self.spec.photo.enabled, self.people is not None)
         self.costs.subjects += len(indices)

@@ -71,6 +71,11 @@ class Draws:
     shapes: np.ndarray
     capture: np.ndarray
 
+    def part(self, start: int, stop: int) -> Draws:
+        """The draws of subjects start..stop-1 (positions in this batch)."""
+        return Draws(self.indices[start:stop], self.rngs[start:stop], self.shapes[start:stop],
+                     self.capture[start:stop])
+
 
 def draw_subjects(spec: JobSpec, shapes: ShapeSampler, indices: list[int]) -> Draws:
     """Each subject's shape and capture pose, from its own generator; `shapes` is the job's

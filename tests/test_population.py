@@ -21,6 +21,7 @@ from synth.population.measured import Measured
 from synth.population.people import load_people
 from synth.population.reference import DEFAULT_REFERENCE, SEXES, TAIL_PROBABILITY, load_reference
 from synth.population.sampler import shape_sampler
+from synth.population.surrogate import DERIVED_FROM, PRIMITIVES, log_measures, with_derived
 
 HEADER = "sex,measure,statistic,value\n"
 FOLDED_FACES = 0.003  # share of triangles facing away from their neutral-body direction
@@ -126,6 +127,33 @@ def test_calibrated_sampler_hits_both_references_on_its_surrogate(calibrated):
     assert {(r.sex, r.measure) for r in report.rows} == {(sex, g) for sex in SEXES for g in GIRTHS}
     assert all(r.ok for r in report.rows), [r for r in report.rows if not r.ok]
     assert fit.reached(2.0).mean() > 0.85
+
+
+def test_fit_slopes_equal_differencing_every_measure_again(calibrated):
+    """log_measures reuses the derived measures where a differenced primitive does not move
+    them, and leaves the Navy estimate out unless asked: the same bits as recomputing all."""
+    surrogate = calibrated.fitter.surrogate
+    shapes = calibrated.sample(_rngs(range(8))).astype(np.float64)
+    female = calibrated.levers.is_female(shapes)
+    tangents = np.random.default_rng(0).normal(size=(len(shapes), shapes.shape[1], 3))
+    logs, slopes = surrogate.log_primitives(shapes, tangents)
+
+    def every_measure(point, names):
+        values = with_derived(dict(zip(PRIMITIVES, np.exp(point).T)), female)
+        return np.log(np.maximum(np.stack([values[n] for n in names], 1), 1e-12))
+
+    for names in (("height_m", "bmi_kg_m2", *GIRTHS),
+                  ("mass_kg", "body_fat_pct", "body_fat_navy_pct", "hip_circumference_m")):
+        chain = np.zeros((len(shapes), len(names), len(PRIMITIVES)))
+        for p, primitive in enumerate(PRIMITIVES):
+            step = np.where(np.arange(len(PRIMITIVES)) == p, 1e-6, 0.0)
+            if primitive in DERIVED_FROM:
+                chain[:, :, p] = (every_measure(logs + step, names) - every_measure(logs - step, names)) / 2e-6
+            else:
+                chain[:, [k for k, n in enumerate(names) if n == primitive], p] = 1.0
+        out, derivatives = log_measures(logs, female, names, slopes)
+        assert np.array_equal(out, every_measure(logs, names))
+        assert np.array_equal(derivatives, np.einsum("ntp,npl->ntl", chain, slopes))
 
 
 def test_surrogate_agrees_with_the_measurer(calibrated, anny_model):

@@ -130,13 +130,16 @@ def body_mass_kg(volume_m3, body_fat_pct):
     return float(mass) if mass.ndim == 0 else mass
 
 
-def derived(height_m, volume_m3, girths: Mapping[str, Any], female) -> dict:
-    """Body fat (RFM and Navy), mass and BMI from the primitive measurements, as the labels
-    derive them: height, volume and `girths` (circumference name -> value; the neck, the
-    three waists and the hip are read), floats or (N,) arrays."""
+def derived(height_m, volume_m3, girths: Mapping[str, Any], female, navy: bool = True) -> dict:
+    """Body fat (RFM and, with `navy`, the Navy estimate), mass and BMI from the primitive
+    measurements, as the labels derive them: height, volume and `girths` (circumference
+    name -> value; the iliac-crest waist, and for the Navy estimate the neck, the navel and
+    natural waists and the hip, are read), floats or (N,) arrays."""
     fat = rfm_body_fat_pct(height_m, girths["waist_iliac_circumference_m"], female)
     mass = body_mass_kg(volume_m3, fat)
-    navy = navy_body_fat_pct(girths["neck_circumference_m"], girths["waist_navel_circumference_m"],
-                             girths["waist_circumference_m"], girths["hip_circumference_m"], height_m, female)
-    return {"mass_kg": mass, "bmi_kg_m2": mass / np.asarray(height_m, np.float64) ** 2, "body_fat_pct": fat,
-            "body_fat_navy_pct": navy}
+    out = {"mass_kg": mass, "bmi_kg_m2": mass / np.asarray(height_m, np.float64) ** 2, "body_fat_pct": fat}
+    if navy:
+        out["body_fat_navy_pct"] = navy_body_fat_pct(
+            girths["neck_circumference_m"], girths["waist_navel_circumference_m"], girths["waist_circumference_m"],
+            girths["hip_circumference_m"], height_m, female)
+    return out

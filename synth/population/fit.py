@@ -8,7 +8,8 @@ in its own tolerance (`TOLERANCE`, relative), and a small prior keeps the levers
 the style's own shape (`COST`), so of the many ways to reach a set of girths the one that
 changes the body least is taken, and adiposity (fat everywhere, as real weight gain) is
 preferred to any single girth target. Steps are Levenberg-Marquardt, per body, with the
-surrogate's exact Jacobian; everything runs on all bodies at once.
+surrogate's exact Jacobian, taken again only for the bodies whose levers moved; every
+body's arithmetic is its own, whichever bodies share the call.
 """
 from __future__ import annotations
 
@@ -117,8 +118,6 @@ class LeverFitter:
         misses, jacobian = self._misses(style, z, goal, names, scale, slopes=True)  # (N, T), (N, T, L)
         current = objective(z, misses)
         for iteration in range(ITERATIONS):
-            if iteration:
-                misses, jacobian = self._misses(style, z, goal, names, scale, slopes=True)
             normal = np.einsum("ntl,ntm->nlm", jacobian, jacobian) + np.diag(self.cost)[None]
             gradient = np.einsum("ntl,nt->nl", jacobian, misses) + self.cost * (z - prior)
             step = -np.linalg.solve(normal + damping[:, None, None] * np.eye(self.levers.size)[None],
@@ -130,6 +129,9 @@ class LeverFitter:
             misses = np.where(better[:, None], trial_misses, misses)
             current = objective(z, misses)
             damping = np.where(better, damping / 3.0, damping * 4.0)
+            moved = np.flatnonzero(better)
+            if moved.size and iteration < ITERATIONS - 1:  # slopes where the levers moved (each row on its own)
+                jacobian[moved] = self._misses(style[moved], z[moved], goal[moved], names, scale, slopes=True)[1]
         shapes, predicted = self.predict(style, z)
         return Fit(z, shapes, predicted, misses, names)
 

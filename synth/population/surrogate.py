@@ -29,9 +29,12 @@ PRIMITIVES: tuple[str, ...] = ("height_m", "volume_m3", "neck_circumference_m", 
                                "hip_circumference_m", "thigh_circumference_m", "calf_circumference_m",
                                "upper_arm_circumference_m")
 FORMAT = "mlp-1"
-DERIVED_FROM = ("height_m", "volume_m3", "neck_circumference_m", "waist_circumference_m", "waist_navel_circumference_m",
-                "waist_iliac_circumference_m", "hip_circumference_m")
-"""The primitives `synth.measurements.derived` takes (body fat, mass and BMI move with these only)."""
+RFM_FROM = ("height_m", "volume_m3", "waist_iliac_circumference_m")
+"""The primitives body fat (RFM), mass and BMI move with (`synth.measurements.derived`)."""
+NAVY_FROM = ("height_m", "neck_circumference_m", "waist_circumference_m", "waist_navel_circumference_m",
+             "hip_circumference_m")
+"""The primitives the Navy estimate moves with."""
+DERIVED_FROM = RFM_FROM + NAVY_FROM[1:]
 _DERIVED_STEP = 1e-6
 
 
@@ -91,21 +94,28 @@ class Surrogate:
         return with_derived(self.primitives(shapes), female)
 
 
-def with_derived(primitives: dict[str, np.ndarray], female: np.ndarray) -> dict[str, np.ndarray]:
-    """Primitive measurements (name -> (N,)) plus the derived labels."""
-    return {**primitives, **derived(primitives["height_m"], primitives["volume_m3"], primitives, female)}
+def with_derived(primitives: dict[str, np.ndarray], female: np.ndarray, navy: bool = True) -> dict[str, np.ndarray]:
+    """Primitive measurements (name -> (N,)) plus the derived labels (the Navy estimate only
+    with `navy`)."""
+    return {**primitives, **derived(primitives["height_m"], primitives["volume_m3"], primitives, female, navy)}
 
 
 def log_measures(logs: np.ndarray, female: np.ndarray, names: tuple[str, ...],
                  slopes: np.ndarray | None = None):
     """The log of the measures `names` (primitives or derived) from log primitives (N, P),
-    (N, T); with `slopes` (N, P, L), also their derivatives (N, T, L) (the derived ones by
-    central differences in the log primitives)."""
-    def measures(point: np.ndarray) -> np.ndarray:
-        values = with_derived(dict(zip(PRIMITIVES, np.exp(point).T)), female)
+    (N, T); with `slopes` (N, P, L), also their derivatives (N, T, L) (by central
+    differences in the log primitives the derived measures read, `DERIVED_FROM`; the
+    derived measures are computed again only where the differenced primitive moves them,
+    and the Navy estimate only when it is asked for)."""
+    navy = "body_fat_navy_pct" in names
+    at_logs = with_derived(dict(zip(PRIMITIVES, np.exp(logs).T)), female, navy)
+
+    def measures(point: np.ndarray, derive: bool) -> np.ndarray:
+        values = dict(zip(PRIMITIVES, np.exp(point).T))
+        values = with_derived(values, female, navy) if derive else {**at_logs, **values}
         return np.log(np.maximum(np.stack([values[n] for n in names], 1), 1e-12))
 
-    out = measures(logs)
+    out = measures(logs, derive=False)
     if slopes is None:
         return out
     chain = np.zeros((len(logs), len(names), len(PRIMITIVES)))
@@ -113,9 +123,10 @@ def log_measures(logs: np.ndarray, female: np.ndarray, names: tuple[str, ...],
         if primitive not in DERIVED_FROM:  # moves nothing but itself
             chain[:, [k for k, n in enumerate(names) if n == primitive], p] = 1.0
             continue
+        derive = primitive in RFM_FROM or (navy and primitive in NAVY_FROM)
         step = np.zeros(len(PRIMITIVES))
         step[p] = _DERIVED_STEP
-        chain[:, :, p] = (measures(logs + step) - measures(logs - step)) / (2 * _DERIVED_STEP)
+        chain[:, :, p] = (measures(logs + step, derive) - measures(logs - step, derive)) / (2 * _DERIVED_STEP)
     return out, np.einsum("ntp,npl->ntl", chain, slopes)
 
 

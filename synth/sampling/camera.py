@@ -81,9 +81,10 @@ def sample_framed_camera(rng: np.random.Generator, section: CameraSection, view_
                          vertices: np.ndarray, what: str) -> tuple[Camera, int]:
     """A camera that frames `vertices` fully; (camera, attempts). Aims at the body's centre."""
     target = np.array([0.0, 0.5 * (vertices[:, 1].min() + vertices[:, 1].max()), 0.0])
+    points = np.asarray(vertices, np.float64)  # once, not at every attempt
     return resample_while(
         lambda: draw_camera(rng, section, view_yaw, target),
-        lambda camera: not frames_subject(camera, vertices, section.margin_px),
+        lambda camera: not frames_subject(camera, points, section.margin_px),
         section.max_attempts,
         what,
     )
