@@ -42,6 +42,7 @@ from synth.subjects import generate_subjects, shape_prior  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "jobs" / "quickstart.toml"
+FLOOR_BLOCKS = 5
 
 
 def _spec(subjects: int, views: int = 4, measurements: bool = True, shard_size: int = 64):
@@ -135,7 +136,9 @@ def render_floor(spec, renders: int, stock: bool) -> float:
     stock=False: the floor, the cheapest render of the same triangles here: the
     pipeline's renderer (single sample, colour writes off, depth read back as the mask).
     stock=True: pyrender as shipped (4x multisampled colour and depth, resolved), for
-    reference. Nothing is uploaded; nothing is read back beyond what render() does."""
+    reference. Nothing is uploaded; nothing is read back beyond what render() does. The
+    renders are timed in `FLOOR_BLOCKS` blocks and the fastest block counts (a shared VM's
+    slow moments are not the floor)."""
     import pyrender
 
     from synth.render.renderer import SilhouetteRenderer, camera_pose
@@ -164,12 +167,15 @@ def render_floor(spec, renders: int, stock: bool) -> float:
         render, close = renderer.render, renderer.close
     for camera in cameras:
         render(camera)
-    started = time.perf_counter()
-    for k in range(renders):
-        render(cameras[k % len(cameras)])
-    elapsed = time.perf_counter() - started
+    block = max(1, renders // FLOOR_BLOCKS)
+    fastest = float("inf")
+    for _ in range(FLOOR_BLOCKS):  # a floor is the fastest a render goes here: the best block counts
+        started = time.perf_counter()
+        for k in range(block):
+            render(cameras[k % len(cameras)])
+        fastest = min(fastest, (time.perf_counter() - started) / block)
     close()
-    return elapsed / renders
+    return fastest
 
 
 def gl_renderer_name() -> str:
@@ -308,7 +314,7 @@ def markdown(results: dict[str, Any]) -> str:
              f"the default job (`jobs/quickstart.toml` as shipped: {r['views']} views at {r['resolution']} px, labels "
              "on, calibrated population) unless stated.", "",
              "| what | figure | goal |", "|---|---|---|",
-             f"| render floor per view (re-render of an uploaded mesh: single sample, colour writes off, mask read back) | {r['floor_ms_per_view']:.2f} ms | |",
+             f"| render floor per view (re-render of an uploaded mesh: single sample, colour writes off, mask read back; fastest of {FLOOR_BLOCKS} blocks) | {r['floor_ms_per_view']:.2f} ms | |",
              f"| **default job** per view, 1 process (sample, pose, labels, render, encode, write) | {d['ms_per_view']:.2f} ms = **{d['ratio_to_floor']:.2f}x the floor**, {d['subjects_per_s']:.1f} subjects/s | <= 2x |",
              f"| the same with labels off (`labels.measurements=false`) | {off['ms_per_view']:.2f} ms = {off['ratio_to_floor']:.2f}x the floor, {off['subjects_per_s']:.1f} subjects/s | |",
              f"| cost split, default job, ms a subject ({stages}) | "

@@ -31,4 +31,4 @@ def silhouette_bbox(mask: np.ndarray) -> np.ndarray:
 def view_labels(joints: np.ndarray, camera: Camera, mask: np.ndarray) -> ViewLabels:
     """Labels of one view: world joints (J, 3) projected, silhouette box and fill."""
     uv, _ = project(joints, camera)
-    return ViewLabels(uv.astype(np.float32), silhouette_bbox(mask), float(mask.mean()))
+    return ViewLabels(uv.astype(np.float32), silhouette_bbox(mask), np.count_nonzero(mask) / mask.size)
