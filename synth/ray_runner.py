@@ -40,7 +40,11 @@ def worker_env(workers: int) -> dict[str, str]:
 def _actor_class():
     import ray
 
-    @ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)
+    # An actor may be lost any number of times over a long build (a preempted node, a rare
+    # fault in a native library: one GL abort in a 20,000-subject build was seen here); Ray
+    # restarts it every time, and a shard whose worker is lost more than RETRIES times stops
+    # the build (`_schedule`).
+    @ray.remote(max_restarts=-1, max_task_retries=RETRIES)
     class ShardActor:
         def __init__(self, spec: JobSpec, source: BodyModelSource, out: str) -> None:
             from synth.shard import ShardBuilder

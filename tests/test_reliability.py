@@ -23,6 +23,7 @@ from synth.cli import main
 from synth.config import load_spec, spec_from_dict
 from synth.dataset import atomic
 from synth.dataset.verify import verify_dataset
+from synth.ray_runner import RETRIES
 from processes import ray_processes
 from test_build import shard_hashes
 
@@ -120,6 +121,39 @@ def test_every_execution_mode_writes_the_same_bytes(two_node_cluster, tmp_path, 
     assert build.returncode == 0, output.decode()[-2000:]
     assert shard_hashes(out) == shard_hashes(reference)
     assert verify_dataset(out)[0] == []
+
+
+def test_a_worker_lost_more_often_than_its_retries_still_finishes(tmp_path, anny_source):
+    """A long build can lose its actor many times (a preempted node, a rare fault in a native
+    library): each loss costs the shard in flight a retry, never the actor its life. One worker
+    killed RETRIES + 2 times, after a different shard each time: the build finishes with the
+    in-process build's bytes."""
+    reference = tmp_path / "reference"
+    run_build(load_spec(SMOKE, CLUSTER_SPEC), BuildOptions(out=reference, source=anny_source, workers=0,
+                                                           progress=False))
+    out = tmp_path / "killed"
+    build = subprocess.Popen([sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--out", str(out),
+                              "--workers", "1", "--no-progress"] + [f"--set={o}" for o in CLUSTER_SPEC],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **CLUSTER_ENV})
+    kills, killed_at, deadline = 0, 0, time.time() + 300
+    while kills < RETRIES + 2 and build.poll() is None and time.time() < deadline:
+        done = len(shard_hashes(out)) if (out / "dataset.json").exists() else 0
+        actors = [pid for pid in _descendants({build.pid}) if "ShardActor" in " ".join(_cmdline(pid))]
+        if done > killed_at and actors:
+            _kill(set(actors))
+            kills, killed_at = kills + 1, done
+        time.sleep(0.05)
+    output, _ = build.communicate(timeout=300)
+    assert build.returncode == 0, output.decode()[-2000:]
+    assert kills == RETRIES + 2, f"the build ended after {kills} kills"
+    assert shard_hashes(out) == shard_hashes(reference)
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return []
 
 
 def _fail_on_write(monkeypatch, error: OSError, after: int) -> None:
