@@ -141,20 +141,18 @@ class RenderFloor:
     stock=True: pyrender as shipped (4x multisampled colour and depth, resolved), for
     reference. Nothing is uploaded; nothing is read back beyond what render() does."""
 
-    def __init__(self, spec, stock: bool) -> None:
+    def __init__(self, spec, faces, subject, stock: bool) -> None:
+        """faces: the body model's (F, 3); subject: a posed, framed `Subject` of `spec`."""
         import pyrender
 
         from synth.render.renderer import SilhouetteRenderer, camera_pose
 
-        model = create(spec.body_model.name, source_from_env())
-        shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
-        subject = generate_subjects(spec, model, CapturePoseMapper(model), shapes, [0])[0]
         self.cameras = [v.camera for v in subject.views]
         if stock:
             import trimesh
 
             scene = pyrender.Scene()
-            scene.add(pyrender.Mesh.from_trimesh(trimesh.Trimesh(subject.vertices, model.faces, process=False)))
+            scene.add(pyrender.Mesh.from_trimesh(trimesh.Trimesh(subject.vertices, faces, process=False)))
             K = self.cameras[0].K
             node = scene.add(pyrender.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2], K[1, 2], znear=0.05, zfar=100.0))
             offscreen = pyrender.OffscreenRenderer(spec.camera.width, spec.camera.height)
@@ -165,7 +163,7 @@ class RenderFloor:
 
             self.render, self.close = render, offscreen.delete
         else:
-            renderer = SilhouetteRenderer(spec.camera.width, spec.camera.height, model.faces, len(subject.vertices))
+            renderer = SilhouetteRenderer(spec.camera.width, spec.camera.height, faces, len(subject.vertices))
             renderer.set_vertices(subject.vertices)
             self.render, self.close = renderer.render, renderer.close
         for camera in self.cameras:
@@ -381,13 +379,16 @@ def run(sizes: Sizes, max_workers: int, memory: bool) -> dict[str, Any]:
         "gl_renderer": gl_renderer_name(),
     }
     results["naive_subjects_per_s"] = naive_loop(spec, sizes.naive_subjects)
-    stock = RenderFloor(spec, stock=True)
+    model = create(spec.body_model.name, source_from_env())
+    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
+    subject = generate_subjects(spec, model, CapturePoseMapper(model), shapes, [0])[0]
+    stock = RenderFloor(spec, model.faces, subject, stock=True)
     stock.block(sizes.floor_renders)
     stock.close()
     results["stock_rerender_ms_per_view"] = stock.s_per_view * 1000
     for key, job in (("default", spec), ("labels_off", _spec(subjects=sizes.pipeline_subjects,
                                                                shard_size=sizes.shard_size, measurements=False))):
-        floor = RenderFloor(spec, stock=False)
+        floor = RenderFloor(spec, model.faces, subject, stock=False)
         pipeline = pipeline_in_process(job, floor, sizes.floor_renders)
         floor.close()
         results[key] = {"subjects_per_s": pipeline.subjects_per_s, "ms_per_view": pipeline.s_per_view * 1000,

@@ -110,12 +110,14 @@ def log_measures(logs: np.ndarray, female: np.ndarray, names: tuple[str, ...],
     navy = "body_fat_navy_pct" in names
     at_logs = with_derived(dict(zip(PRIMITIVES, np.exp(logs).T)), female, navy)
 
-    def measures(point: np.ndarray, derive: bool) -> np.ndarray:
-        values = dict(zip(PRIMITIVES, np.exp(point).T))
-        values = with_derived(values, female, navy) if derive else {**at_logs, **values}
+    def logged(values: dict[str, np.ndarray]) -> np.ndarray:
         return np.log(np.maximum(np.stack([values[n] for n in names], 1), 1e-12))
 
-    out = measures(logs, derive=False)
+    def measures(point: np.ndarray, derive: bool) -> np.ndarray:
+        values = dict(zip(PRIMITIVES, np.exp(point).T))
+        return logged(with_derived(values, female, navy) if derive else {**at_logs, **values})
+
+    out = logged(at_logs)
     if slopes is None:
         return out
     chain = np.zeros((len(logs), len(names), len(PRIMITIVES)))
