@@ -1,11 +1,11 @@
 """Label speed and agreement: the batched measurer against the reference one, on sampled bodies.
 
-    python benchmarks/labels.py [--bodies 1000] [--batch 32] [--out benchmarks/results]
+    python benchmarks/labels.py [--bodies 1000] [--batch 64] [--out benchmarks/results]
 
 Draws BODIES bodies from the default job's calibrated population (`jobs/quickstart.toml`)
 plus the corners of its range (the leanest and heaviest BMI at the shortest and tallest
 height, per sex), then on one thread: the neutral-pose forward pass, `BodyMeasurer` (the
-labels' geometry, batches of BATCH), the forward pass shared with posing
+labels' geometry, batches of BATCH, a build's default `render.batch_size`), the forward pass shared with posing
 (`BodyModel.pose_and_neutral_arrays`: what a build pays for the neutral body), and
 `ReferenceMeasurer` (the plain one-body implementation). Writes `<out>/labels.{json,md}`:
 ms a subject for each, and each label's largest difference from the reference.
@@ -22,7 +22,7 @@ import numpy as np
 
 from body_models import create, source_from_env
 from body_models.capture_pose import CapturePoseMapper
-from synth.config import load_spec
+from synth.config import RenderSection, load_spec
 from synth.measurements import MEASUREMENT_NAMES, BodyMeasurer, ReferenceMeasurer
 from synth.population.girths import GIRTHS
 from synth.population.reference import TAIL_PROBABILITY
@@ -66,7 +66,7 @@ def _timed(function, batches: list[slice]) -> tuple[list, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bodies", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=RenderSection.batch_size)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     with one_thread():

@@ -16,7 +16,7 @@ from body_models.capture_pose import CapturePoseMapper
 from synth.camera import Camera
 from synth.config import JobSpec
 from synth.population.sampler import ShapeSampler
-from synth.sampling.camera import sample_framed_camera
+from synth.sampling.camera import sample_framed_cameras
 from synth.sampling.pose import sample_capture_pose
 from synth.sampling.rng import subject_rng
 
@@ -108,13 +108,11 @@ def pose_subjects(spec: JobSpec, model: BodyModel, mapper: CapturePoseMapper, dr
     for k, (index, rng) in enumerate(zip(draws.indices, draws.rngs)):
         translation = place_on_ground(vertices[k], joints[k])
         placed = (vertices[k] + translation).astype(np.float32)
-        views = []
-        for name, yaw in zip(spec.views.names, spec.views.yaw_deg):
-            camera, attempts = sample_framed_camera(
-                rng, spec.camera, np.radians(yaw), placed,
-                f"subject {index}, view {name}: camera ranges cannot frame the body "
-                "(widen camera.vertical_fov_deg or camera.distance_m)")
-            views.append(View(name, camera, attempts))
+        framed = sample_framed_cameras(
+            rng, spec.camera, [np.radians(yaw) for yaw in spec.views.yaw_deg], placed,
+            [f"subject {index}, view {name}: camera ranges cannot frame the body "
+             "(widen camera.vertical_fov_deg or camera.distance_m)" for name in spec.views.names])
+        views = [View(name, camera, attempts) for name, (camera, attempts) in zip(spec.views.names, framed)]
         subjects.append(Subject(
             index=index, shape=shapes[k], capture_pose=capture[k], pose=poses[k], translation=translation,
             vertices=placed, joints=(joints[k] + translation).astype(np.float32), views=tuple(views)))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from synth.camera import cross, project
-from synth.sampling.camera import draw_camera, frames_subject
+from synth.sampling.camera import bounding_box_corners, draw_camera, frame_planes, frames_subject
 
 
 def _framed_by_projection(camera, vertices, margin_px) -> bool:
@@ -27,6 +27,23 @@ def test_half_space_framing_matches_projection(smoke_spec, margin_px):
         outcomes.append(frames_subject(camera, points, margin_px))
         assert outcomes[-1] == _framed_by_projection(camera, points, margin_px)
     assert 0.1 < np.mean(outcomes) < 0.9  # both answers were exercised
+
+
+def test_the_bounding_box_shortcut_gives_the_full_tests_answer(smoke_spec):
+    """Bodies from well inside to just across a frame edge: with the box, the same answer as
+    the full test; the box decides alone on some (it is used), not on all (it is a shortcut)."""
+    section = smoke_spec.camera
+    rng = np.random.default_rng(3)
+    body = rng.normal(0.0, [0.25, 0.5, 0.15], (2000, 3))
+    decided = []
+    for _ in range(400):
+        camera = draw_camera(rng, section, rng.uniform(0, 2 * np.pi), np.array([0.0, 0.9, 0.0]))
+        points = (body * rng.uniform(0.2, 1.2) + [0.0, 0.9, 0.0]).astype(np.float32)
+        box = bounding_box_corners(points)
+        normals, offsets = frame_planes(camera, 2)
+        decided.append(bool(np.all((normals @ box.T).min(1) + offsets > 0.0)))
+        assert frames_subject(camera, points, 2, box) == frames_subject(camera, points, 2)
+    assert 0.1 < np.mean(decided) < 0.9
 
 
 def test_a_point_behind_the_camera_is_not_framed(smoke_spec):

@@ -1,14 +1,20 @@
-"""The renderer: in-place vertex updates, and projections landing on silhouettes."""
+"""The renderer: in-place vertex updates, projections landing on silhouettes, and the
+silhouettes' PNG encoding."""
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 
 import numpy as np
+import pytest
 import torch
 import trimesh
 from scipy.ndimage import binary_dilation
 
+from PIL import Image
+
 from synth.camera import Camera, intrinsics, look_at, project
+from synth.images import decode_silhouette, encode_silhouette
 from synth.labels import silhouette_bbox
 
 
@@ -68,3 +74,16 @@ def test_rendered_silhouette_matches_projection(anny_model):
         box = silhouette_bbox(mask)
         expected = [uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max() + 1, uv[:, 1].max() + 1]
         assert np.allclose(box, expected, atol=1.5)
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (480, 270), (5, 9), (1, 1)])
+def test_silhouette_png_is_a_valid_one_bit_png_of_the_mask(shape):
+    mask = np.random.default_rng(0).random(shape) < 0.4
+    mask[0, 0] = True  # the corner bit: rows are packed from their most significant bit
+    data = encode_silhouette(mask)
+    with Image.open(io.BytesIO(data)) as image:
+        image.verify()  # signature, chunk CRCs
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.mode == "1" and image.size == (shape[1], shape[0])
+        assert np.array_equal(np.asarray(image), mask)
+    assert np.array_equal(decode_silhouette(data), mask)

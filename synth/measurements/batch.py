@@ -85,7 +85,8 @@ class BodyMeasurer:
         vertices, joints = np.asarray(vertices, np.float64), np.asarray(joints, np.float64)
         female = np.asarray(female, np.float64)
         cut = planes(vertices, joints, female, self.topology)
-        values = {name: self._tape(vertices, cut[name]) for name in CIRCUMFERENCES}
+        points = {name: vertices[:, region.vertices] for name, region in self._regions.items()}  # (B, N, 3)
+        values = {name: self._tape(points[cut[name].region], cut[name]) for name in CIRCUMFERENCES}
         height = np.ptp(vertices[..., 1], axis=1)
         volume = (signed_volumes(vertices, self.model.faces) if self.topology.watertight
                   else np.full(len(vertices), np.nan))
@@ -94,19 +95,21 @@ class BodyMeasurer:
         return [Measurements(**{name: float(np.asarray(value)[b]) for name, value in columns.items()})
                 for b in range(len(vertices))]
 
-    def _tape(self, vertices: np.ndarray, plane: Plane) -> np.ndarray:
-        """(B,) the label of `plane` for each body: every body's and plane's section at once
-        (the crossings of the region's edges), then each section's hull perimeter."""
+    def _tape(self, points: np.ndarray, plane: Plane) -> np.ndarray:
+        """(B,) the label of `plane` for each body from its region's points (B, N, 3): every
+        body's and plane's section at once (the crossings of the region's edges), then each
+        section's hull perimeter."""
         region = self._regions[plane.region]
-        points = vertices[:, region.vertices]  # (B, N, 3)
         offset = np.einsum("bkc,bkc->bk", plane.origin, plane.normal)[..., None]
         distance = np.einsum("bnc,bkc->bkn", points, plane.normal) - offset  # (B, K, N)
+        side = distance >= 0
         first, second = region.edges[:, 0], region.edges[:, 1]
-        near, far = distance[..., first], distance[..., second]  # (B, K, E)
-        body, k, edge = np.nonzero((near >= 0) != (far >= 0))
-        t = (near[body, k, edge] / (near[body, k, edge] - far[body, k, edge]))[:, None]
-        start, end = points[body, first[edge]], points[body, second[edge]]
+        body, k, edge = np.nonzero(side[..., first] != side[..., second])  # (B, K, E) crossings
+        start, end = first[edge], second[edge]
+        near, far = distance[body, k, start], distance[body, k, end]
+        t = (near / (near - far))[:, None]
+        start, end = points[body, start], points[body, end]
         planar = np.einsum("hc,hdc->hd", start + t * (end - start), plane_basis(plane.normal)[body, k])
         sections = body * plane.origin.shape[1] + k
-        lengths = hull_perimeters(planar, sections, len(vertices) * plane.origin.shape[1])
-        return _pick(lengths.reshape(len(vertices), -1), plane.pick)
+        lengths = hull_perimeters(planar, sections, len(points) * plane.origin.shape[1])
+        return _pick(lengths.reshape(len(points), -1), plane.pick)
