@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -105,7 +106,7 @@ def sample_framed_cameras(rng: np.random.Generator, section: CameraSection, view
     target = np.array([0.0, 0.5 * (vertices[:, 1].min() + vertices[:, 1].max()), 0.0])
     points = np.asarray(vertices, np.float64)  # once a body, not at every attempt
     box = bounding_box_corners(points)
-    return [resample_while(lambda: draw_camera(rng, section, yaw, target),
+    return [resample_while(partial(draw_camera, rng, section, yaw, target),
                            lambda camera: not frames_subject(camera, points, section.margin_px, box),
                            section.max_attempts, what)
             for yaw, what in zip(view_yaws, whats)]
