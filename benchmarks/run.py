@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def naive_loop(spec, subjects: int) -> float:
     import trimesh
     from PIL import Image
 
+    from synth.render.pyrender_internals import delete_renderer
     from synth.render.renderer import camera_pose
 
     model = create(spec.body_model.name, source_from_env())
@@ -79,7 +81,7 @@ def naive_loop(spec, subjects: int) -> float:
             buffer = io.BytesIO()
             Image.fromarray(depth > 0).save(buffer, format="PNG")
     elapsed = time.perf_counter() - started
-    renderer.delete()
+    delete_renderer(renderer)  # pyrender's delete() would end the EGL display of every later renderer
     return subjects / elapsed
 
 
@@ -145,6 +147,7 @@ class RenderFloor:
         """faces: the body model's (F, 3); subject: a posed, framed `Subject` of `spec`."""
         import pyrender
 
+        from synth.render.pyrender_internals import delete_renderer
         from synth.render.renderer import SilhouetteRenderer, camera_pose
 
         self.cameras = [v.camera for v in subject.views]
@@ -161,7 +164,7 @@ class RenderFloor:
                 scene.set_pose(node, camera_pose(camera))
                 offscreen.render(scene, flags=pyrender.RenderFlags.DEPTH_ONLY)
 
-            self.render, self.close = render, offscreen.delete
+            self.render, self.close = render, partial(delete_renderer, offscreen)
         else:
             renderer = SilhouetteRenderer(spec.camera.width, spec.camera.height, faces, len(subject.vertices))
             renderer.set_vertices(subject.vertices)

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PYTHON = [sys.executable, "-X", "faulthandler"]  # a crash in a native library prints the Python stack
 
 
 def test_smoke_benchmark_writes_json_and_table(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "smoke",
+    done = subprocess.run([*PYTHON, str(ROOT / "benchmarks" / "run.py"), "--size", "smoke",
                            "--max-workers", "1", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -44,11 +45,11 @@ def test_smoke_benchmark_writes_json_and_table(tmp_path):
 def test_render_stage_runs_on_exported_bodies(smoke_dataset, tmp_path):
     script = str(ROOT / "benchmarks" / "render_stage.py")
     bodies = tmp_path / "bodies.npz"
-    exported = subprocess.run([sys.executable, script, "export", str(smoke_dataset), str(bodies), "--rows", "4"],
+    exported = subprocess.run([*PYTHON, script, "export", str(smoke_dataset), str(bodies), "--rows", "4"],
                               capture_output=True, text=True, timeout=600, check=False)
     assert exported.returncode == 0, exported.stderr[-3000:]
     for extra, what in (([], "silhouettes/s"), (["--photos"], "photo-like pictures/s")):
-        done = subprocess.run([sys.executable, script, "run", str(bodies), "--procs", "1", "--seconds", "0.5", *extra],
+        done = subprocess.run([*PYTHON, script, "run", str(bodies), "--procs", "1", "--seconds", "0.5", *extra],
                               capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
         (line,) = done.stdout.strip().splitlines()

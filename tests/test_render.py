@@ -3,6 +3,8 @@ silhouettes' PNG encoding."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from contextlib import contextmanager
 
 import numpy as np
@@ -87,3 +89,17 @@ def test_silhouette_png_is_a_valid_one_bit_png_of_the_mask(shape):
         assert image.mode == "1" and image.size == (shape[1], shape[0])
         assert np.array_equal(np.asarray(image), mask)
     assert np.array_equal(decode_silhouette(data), mask)
+
+
+def test_the_body_model_loads_after_a_gl_context_exists():
+    """A process that renders first and loads Anny after (the benchmark does) must not crash:
+    with torch's CUDA builds, triton's LLVM loaded after llvmpipe's segfaulted the import."""
+    script = ("import numpy as np\n"
+              "from synth.render.renderer import SilhouetteRenderer\n"
+              "renderer = SilhouetteRenderer(8, 8, np.array([[0, 1, 2]]), 3)\n"
+              "import anny, torch._dynamo\n"
+              "renderer.close()\n"
+              "print('ok')\n")
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
