@@ -53,9 +53,10 @@ def _spec(subjects: int, views: int = 4, measurements: bool = True, shard_size: 
                                   f"views.yaw_deg={json.dumps(yaws)}", f"labels.measurements={str(measurements).lower()}"])
 
 
-def naive_loop(spec, subjects: int) -> float:
+def naive_loop(spec, model, shapes, subjects: int) -> float:
     """Subjects/s of the loop users write: per subject a forward pass, a trimesh, a new
-    pyrender.Mesh, a render per view, PNG encoding. Same body, views, cameras, size."""
+    pyrender.Mesh, a render per view, PNG encoding. Same body, views, cameras, size;
+    `model` and `shapes` (its shape sampler) are loaded by the caller, outside the timing."""
     import pyrender
     import trimesh
     from PIL import Image
@@ -63,9 +64,7 @@ def naive_loop(spec, subjects: int) -> float:
     from synth.render.pyrender_internals import delete_renderer
     from synth.render.renderer import camera_pose
 
-    model = create(spec.body_model.name, source_from_env())
     mapper = CapturePoseMapper(model)
-    shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
     renderer = pyrender.OffscreenRenderer(spec.camera.width, spec.camera.height)
     started = time.perf_counter()
     for index in range(subjects):
@@ -381,9 +380,9 @@ def run(sizes: Sizes, max_workers: int, memory: bool) -> dict[str, Any]:
         "resolution": f"{spec.camera.width}x{spec.camera.height}", "views": len(spec.views.names),
         "gl_renderer": gl_renderer_name(),
     }
-    results["naive_subjects_per_s"] = naive_loop(spec, sizes.naive_subjects)
     model = create(spec.body_model.name, source_from_env())
     shapes = shape_sampler(model, shape_prior(spec), spec.shape.reference, spec.shape.girths)
+    results["naive_subjects_per_s"] = naive_loop(spec, model, shapes, sizes.naive_subjects)
     subject = generate_subjects(spec, model, CapturePoseMapper(model), shapes, [0])[0]
     stock = RenderFloor(spec, model.faces, subject, stock=True)
     stock.block(sizes.floor_renders)

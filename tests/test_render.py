@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from scipy.ndimage import binary_dilation
-
 from PIL import Image
+from scipy.ndimage import binary_dilation
 
 from synth.camera import Camera, intrinsics, look_at, project
 from synth.images import decode_silhouette, encode_silhouette

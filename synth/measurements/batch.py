@@ -105,10 +105,9 @@ class BodyMeasurer:
         side = distance >= 0
         first, second = region.edges[:, 0], region.edges[:, 1]
         body, k, edge = np.nonzero(side[..., first] != side[..., second])  # (B, K, E) crossings
-        start, end = first[edge], second[edge]
-        near, far = distance[body, k, start], distance[body, k, end]
+        near, far = distance[body, k, first[edge]], distance[body, k, second[edge]]
         t = (near / (near - far))[:, None]
-        start, end = points[body, start], points[body, end]
+        start, end = points[body, first[edge]], points[body, second[edge]]
         planar = np.einsum("hc,hdc->hd", start + t * (end - start), plane_basis(plane.normal)[body, k])
         sections = body * plane.origin.shape[1] + k
         lengths = hull_perimeters(planar, sections, len(points) * plane.origin.shape[1])
