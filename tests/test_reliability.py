@@ -198,10 +198,12 @@ def test_two_builds_into_one_folder_do_not_corrupt_it(tmp_path, anny_source):
     out = tmp_path / "shared"
     command = [sys.executable, "-m", "synth.cli", "build", str(SMOKE), "--out", str(out), "--workers", "0",
                "--no-progress", "--set=job.subjects=4000", "--set=job.shard_size=2"]
-    # the first build outlasts the second's start-up on any machine; it is interrupted once the second is refused
+    # the first build outlasts the second's start-up on any machine; it is interrupted once the second is refused.
+    # The second starts once the first has committed a shard, so there is finished work to survive the interrupt
+    # (started on the manifest alone, the second was sometimes refused before the first shard was done).
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
-    while not (out / "dataset.json").exists() and time.time() < deadline:
+    while not ((out / "dataset.json").exists() and shard_hashes(out)) and time.time() < deadline:
         time.sleep(0.05)
     second = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert first.poll() is None, "the first build ended before the second started"
