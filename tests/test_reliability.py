@@ -212,7 +212,8 @@ def test_two_builds_into_one_folder_do_not_corrupt_it(tmp_path, anny_source):
     assert first.returncode == 130 and "Traceback" not in output, output
     assert second.returncode == 1 and "another synth build is writing" in second.stderr
     problems, built = verify_dataset(out)
-    assert built > 0 and all(p.endswith("planned but not built (resume the build)") for p in problems), problems
+    # the interrupt may land between a shard's write and its listing: that file is named as left for the resume
+    assert built > 0 and all(p.endswith("(resume the build)") for p in problems), problems
 
 
 _values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),

@@ -67,8 +67,12 @@ def verify_dataset(location: str | Path) -> tuple[list[str], int]:
     people = bool(manifest["spec"].get("shape", {}).get("people", ""))
     for entry in manifest["shards"]:
         problems += _shard_problems(store, entry, photos, people)
-    for missing in sorted(set(manifest["planned_shards"]) - listed):
-        problems.append(f"{missing}: planned but not built (resume the build)")
-    for stray in sorted(n for n in store.names() if n.endswith(".parquet") and n not in listed):
+    planned = set(manifest["planned_shards"])
+    present = {n for n in store.names() if n.endswith(".parquet")}
+    for missing in sorted(planned - listed):
+        # a build stopped between writing a shard and listing it leaves the file; a resume rebuilds it
+        state = "written but not listed (its build was stopped)" if missing in present else "planned but not built"
+        problems.append(f"{missing}: {state} (resume the build)")
+    for stray in sorted(present - listed - planned):
         problems.append(f"{stray}: not listed in the manifest")
     return problems, len(manifest["shards"])
