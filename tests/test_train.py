@@ -537,3 +537,34 @@ def test_training_ends_with_a_stack_and_framings_follow_the_augmentation(trained
     assert plain["stack"].rows == 24 and augmented["stack"].rows == 24  # the smoke build's training rows
     assert plain["stack"].fit.weights.shape == (2 * len(MEASUREMENT_NAMES), len(MEASUREMENT_NAMES))
     assert load_checkpoint(result.out / "last.pt")["stack"] is None  # resume state, not a finished net
+
+
+_NARROW_SKIP = """
+import torch
+from synth.train.model import _Block
+
+torch.manual_seed(0)
+torch.set_num_threads(2)
+block = _Block(4, 8, 2).to(memory_format=torch.channels_last)
+conv = block.skip[0]
+for _ in range(10):
+    conv.weight.grad = None
+    x = torch.randn(32, 4, 32, 32).to(memory_format=torch.channels_last)
+    y = conv(x)
+    g = torch.randn_like(y)
+    y.backward(g)
+    want = torch.einsum("bohw,bihw->oi", g.double(), x[:, :, ::2, ::2].double())
+    assert torch.allclose(conv.weight.grad[:, :, 0, 0].double(), want, atol=1e-3), "wrong weight gradient"
+print("ok")
+"""
+
+
+def test_a_narrow_nets_downsampling_skip_gets_right_gradients():
+    """The 1x1 stride-2 skip of a 4-channel stage, NHWC, two threads: called as a strided
+    convolution, oneDNN's kernel hung here (and gives wrong gradients on other CPUs); in a
+    subprocess, so a hang fails the test instead of the suite."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _NARROW_SKIP], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -48,6 +48,17 @@ SCALAR_INPUTS: dict[str, tuple[str, str, float, float]] = {
 }
 
 
+class _StridedPointwise(nn.Conv2d):
+    """A 1x1 convolution with a stride, computed as the unit-stride one on every stride-th
+    pixel (the same sums, the same parameters). Called directly, oneDNN's strided 1x1
+    backward-weights kernel, on NHWC input with fewer channels than its block (8 with AVX2,
+    16 with AVX-512), writes past its workspace: it hung the training of a width-4 net
+    here, and gives wrong weight gradients elsewhere (oneDNN issue 6035)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x[:, :, ::self.stride[0], ::self.stride[1]], self.weight, self.bias)
+
+
 def _norm(channels: int) -> nn.GroupNorm:
     """GroupNorm: the same in training and inference, whatever the batch size (one
     subject at predict time), unlike BatchNorm's running statistics."""
@@ -61,7 +72,7 @@ class _Block(nn.Module):
             nn.Conv2d(cin, cout, 3, stride, 1, bias=False), _norm(cout), nn.ReLU(inplace=True),
             nn.Conv2d(cout, cout, 3, 1, 1, bias=False), _norm(cout))
         self.skip = (nn.Identity() if stride == 1 and cin == cout
-                     else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), _norm(cout)))
+                     else nn.Sequential(_StridedPointwise(cin, cout, 1, stride, bias=False), _norm(cout)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.body(x) + self.skip(x))
