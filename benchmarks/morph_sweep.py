@@ -4,7 +4,8 @@
 
 Morphs the first N subjects of DATASET (built with Anny's body shape space, measurements
 on) to each level on its own and writes `<out>/morph_sweep.{json,md}`: the target and the
-achieved body fat, the height change and the seconds per level; a target out of a body's
+achieved body fat, the height change, the seconds per level and whether the level takes a
+fat target past the body model's range (`synth.morph.solve`); a target out of a body's
 reach is counted, not failed, separately for targets inside the band (the range real
 adults span, 5-55 %) and outside it.
 """
@@ -51,6 +52,7 @@ def main() -> None:
                 continue
             levels.append({"change": value, "target": target, "in_band": low <= target <= high,
                            "achieved": level.measurements.body_fat_pct, "seconds": time.perf_counter() - started,
+                           "extrapolated": level.extrapolated, "bmi": level.measurements.bmi_kg_m2,
                            "height_change_mm": 1000 * (level.measurements.height_m - source.measurements.height_m)})
         results.append({"subject_id": row["subject_id"], "source_body_fat_pct": row["body_fat_pct"], "levels": levels})
     every = [lv for r in results for lv in r["levels"]]
@@ -58,6 +60,7 @@ def main() -> None:
     summary = {"subjects": len(rows), "targets": len(every), "band_pct": [low, high],
                "in_band": sum(lv["in_band"] for lv in every),
                "in_band_reached": sum(lv["in_band"] and "achieved" in lv for lv in every),
+               "reached_extrapolated": sum(lv.get("extrapolated", False) for lv in every),
                "out_of_band_refused": sum(not lv["in_band"] and "refused" in lv for lv in every),
                "max_body_fat_error_pct": max((abs(lv["achieved"] - lv["target"]) for lv in reached), default=None),
                "max_height_change_mm": max((abs(lv["height_change_mm"]) for lv in reached), default=None),
@@ -68,10 +71,12 @@ def main() -> None:
              "| subject | source %BF | " + " | ".join(f"{v:+g}" for v in values) + " |",
              "|---|---|" + "---|" * len(values)]
     for r in results:
-        cells = [f"{lv['achieved']:.1f} ({lv['height_change_mm']:+.1f} mm)" if "achieved" in lv
+        cells = [f"{lv['achieved']:.1f} ({lv['height_change_mm']:+.1f} mm)" + (" *" if lv["extrapolated"] else "")
+                 if "achieved" in lv
                  else f"{lv['target']:.1f}: out of reach" + ("" if lv["in_band"] else " (outside the band)")
                  for lv in r["levels"]]
         lines.append(f"| {r['subject_id']} | {r['source_body_fat_pct']:.1f} | " + " | ".join(cells) + " |")
+    lines += ["", "\\* the level takes fat targets past the body model's range (`synth.morph.solve`)"]
     (args.out / "morph_sweep.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

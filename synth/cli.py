@@ -264,7 +264,8 @@ def morph(source: Path, body_fat: str, absolute: bool, subject: str | None, out:
     for level in levels:
         m = level.measurements
         click.echo(f"{level.label:>7s}: body fat {m.body_fat_pct:5.1f} %, height {m.height_m:.3f} m, "
-                   f"waist {m.waist_circumference_m:.3f} m, mass {m.mass_kg:.1f} kg")
+                   f"waist {m.waist_circumference_m:.3f} m, mass {m.mass_kg:.1f} kg"
+                   + (", fat extrapolated past the body model's range" if level.extrapolated else ""))
     click.echo(f"({BODY_FAT_NOTE}) -> {paths[-1].parent}")
 
 

@@ -10,17 +10,25 @@ import trimesh
 from click.testing import CliRunner
 from PIL import Image
 
+from body_models import SynthError
+from body_models.anny_backend import LOCAL_CHANGE_MAX
 from synth.cli import main
-from synth.morph.solve import BODY_FAT_TOLERANCE_PCT, HEIGHT_TOLERANCE_M
+from synth.measurements import DENSITY_FAT_RANGE_PCT
+from synth.morph.solve import BODY_FAT_TOLERANCE_PCT, FAT_TARGET_REACH, HEIGHT_TOLERANCE_M, BodyFatMorpher
+
+
+def _subjects(dataset, female: bool) -> list[dict]:
+    """The women (or men) of the dataset with a body-fat label, leanest first."""
+    table = pads.dataset(sorted(map(str, dataset.glob("*.parquet"))), format="parquet").to_table(
+        columns=["subject_id", "shape", "body_fat_pct", "body_model_version"]).to_pylist()
+    return sorted((r for r in table if np.isfinite(r["body_fat_pct"]) and (r["shape"][0] > 0.5) == female),
+                  key=lambda r: r["body_fat_pct"])
 
 
 def _median_subject(dataset) -> dict:
     """The woman of median body fat (men's RFM tops out in the low 40s: a +6 morph of a heavy
     man can be out of any body's reach)."""
-    table = pads.dataset(sorted(map(str, dataset.glob("*.parquet"))), format="parquet").to_table(
-        columns=["subject_id", "shape", "body_fat_pct", "body_model_version"]).to_pylist()
-    rows = sorted((r for r in table if np.isfinite(r["body_fat_pct"]) and r["shape"][0] > 0.5),
-                  key=lambda r: r["body_fat_pct"])
+    rows = _subjects(dataset, female=True)
     return rows[len(rows) // 2]
 
 
@@ -37,6 +45,7 @@ def test_morph_reaches_targets_keeps_height_and_grows_monotonically(smoke_datase
     assert "Relative Fat Mass" in table["note"] and subject["subject_id"] in table["source"]
     source, *levels = table["levels"]
     assert source["measurements"]["body_fat_pct"] == pytest.approx(subject["body_fat_pct"], abs=1e-3)
+    assert not any(level["extrapolated"] for level in table["levels"])  # all inside the body model's range
     for level in levels:
         m = level["measurements"]
         assert abs(m["body_fat_pct"] - level["target_body_fat_pct"]) < BODY_FAT_TOLERANCE_PCT <= 0.5
@@ -62,6 +71,28 @@ def test_morph_from_a_prediction_json_with_absolute_targets(smoke_dataset, anny_
     level = json.loads((tmp_path / "out" / "morph.json").read_text())["levels"][1]
     assert abs(level["measurements"]["body_fat_pct"] - target) < BODY_FAT_TOLERANCE_PCT
     assert (tmp_path / "out" / level["mesh"]).suffix == ".ply"
+
+
+def test_a_target_past_the_models_range_is_reached_by_extrapolating_fat_and_says_so(smoke_dataset, anny_model):
+    """The heaviest man: a target the body model's range cannot reach is solved with the fat
+    targets past it (up to FAT_TARGET_REACH), marked; one it can reach never is."""
+    man = _subjects(smoke_dataset, female=False)[-1]
+    shape = np.asarray(man["shape"], np.float32)
+    with pytest.raises(SynthError, match="out of reach") as refused:
+        BodyFatMorpher(anny_model, fat_reach=LOCAL_CHANGE_MAX).morph(shape, [90.0], absolute=True)
+    model_high = float(str(refused.value).split(" % (source")[0].rsplit(" to ", 1)[1])
+    morpher = BodyFatMorpher(anny_model)
+    source, inside, past = morpher.morph(shape, [model_high - 1.0, model_high + 0.5], absolute=True)
+    assert not source.extrapolated and not inside.extrapolated and inside.shape.max() <= LOCAL_CHANGE_MAX
+    assert past.extrapolated and LOCAL_CHANGE_MAX < past.shape.max() <= FAT_TARGET_REACH
+    for level in (inside, past):
+        assert abs(level.measurements.body_fat_pct - level.target_body_fat_pct) < BODY_FAT_TOLERANCE_PCT
+        assert abs(level.measurements.height_m - source.measurements.height_m) <= HEIGHT_TOLERANCE_M
+    assert past.measurements.mass_kg > inside.measurements.mass_kg
+    with pytest.raises(SynthError, match="out of reach") as refused:
+        morpher.morph(shape, [90.0], absolute=True)
+    assert model_high + 0.5 <= float(str(refused.value).split(" % (source")[0].rsplit(" to ", 1)[1]) \
+        <= DENSITY_FAT_RANGE_PCT[1]
 
 
 def test_out_of_reach_target_is_one_line_and_writes_nothing(smoke_dataset, tmp_path):

@@ -32,6 +32,7 @@ def table(levels: list[MorphLevel], source: str, mesh_format: str) -> dict[str, 
             "label": level.label,
             "target_body_fat_pct": level.target_body_fat_pct,
             "adiposity_step": level.step,
+            "extrapolated": level.extrapolated,
             "mesh": _mesh_name(level, mesh_format),
             "measurements": dataclasses.asdict(level.measurements),
         } for level in levels],
@@ -53,7 +54,8 @@ def strip(levels: list[MorphLevel], faces: np.ndarray) -> Image.Image:
                 sheet.paste(Image.fromarray(renderer.render(level.vertices, faces, yaw)), (k * _VIEW_W, row * _VIEW_H))
             m = level.measurements
             name = "source" if level.target_body_fat_pct is None else level.label
-            draw.text((k * _VIEW_W + 6, 2 * _VIEW_H + 2), f"{name}: body fat {m.body_fat_pct:.1f} %", fill="black")
+            draw.text((k * _VIEW_W + 6, 2 * _VIEW_H + 2), f"{name}: body fat {m.body_fat_pct:.1f} %"
+                      + (" (extrapolated)" if level.extrapolated else ""), fill="black")
             draw.text((k * _VIEW_W + 6, 2 * _VIEW_H + 17),
                       f"waist {100 * m.waist_circumference_m:.0f} cm, {m.mass_kg:.0f} kg", fill="black")
     finally:

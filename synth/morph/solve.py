@@ -8,6 +8,14 @@ trial step the height phenotype is re-solved so the neutral-pose height stays wi
 step is found by false position (Illinois) until the body-fat label (the Relative Fat Mass,
 an anthropometric estimate of DXA body fat, not a measurement) is within
 `BODY_FAT_TOLERANCE_PCT` of the target.
+
+A target past the heavy end of the body model's range (fat targets at 1.5, where Anny's
+shape space stops: a man there is at BMI 57-62 and about 38-42 % body fat) is solved on a
+second path that lets the fat and girth targets go on to `FAT_TARGET_REACH` (2.0),
+extrapolating their blend shapes linearly; the weight phenotype stays inside its range.
+That adds 1-3 points; further on the extrapolated torso folds into shelves that no person
+has (docs/people.md), so a target beyond is refused. Targets the model's range reaches never
+take that path; a level that does says so (`MorphLevel.extrapolated`).
 """
 from __future__ import annotations
 
@@ -18,9 +26,10 @@ import numpy as np
 
 from body_models import BodyModel, SynthError
 from synth.measurements import DENSITY_FAT_RANGE_PCT, BodyMeasurer, Measurements
-from synth.population.levers import LeverMap
+from synth.population.levers import ADIPOSITY, LeverMap
 
-STEP_RANGE = (-2.0, 2.0)  # adiposity steps searched (clipping to the shape bounds saturates beyond)
+FAT_TARGET_REACH = 2.0  # how far the heavy side takes each fat and girth local target (the model's range: 1.5)
+STEP_RANGE = (-2.0, 4.0)  # adiposity steps searched (clipping to the reach saturates beyond)
 BODY_FAT_TOLERANCE_PCT = 0.2
 HEIGHT_TOLERANCE_M = 0.002
 _HEIGHT_TOLERANCE_SOLVE = 0.0005
@@ -32,7 +41,8 @@ class MorphLevel:
     """One body of a morph. label: "source" or the requested change ("+5", "-10", or "30"
     with absolute targets); target_body_fat_pct: None for the source; step: adiposity
     lever change from the source; shape: (S,) float32; vertices: (V, 3) float32 neutral
-    pose, meters, feet on y = 0."""
+    pose, meters, feet on y = 0; extrapolated: a fat target is past the body model's range
+    (see the module doc)."""
 
     label: str
     target_body_fat_pct: float | None
@@ -40,12 +50,15 @@ class MorphLevel:
     shape: np.ndarray
     vertices: np.ndarray
     measurements: Measurements
+    extrapolated: bool
 
 
 class BodyFatMorpher:
-    """Finds, for one source shape, the bodies at other body-fat levels (see module doc)."""
+    """Finds, for one source shape, the bodies at other body-fat levels (see module doc);
+    `fat_reach`: how far past the model's range a fat target may go (at most the range
+    itself turns the extension off)."""
 
-    def __init__(self, model: BodyModel) -> None:
+    def __init__(self, model: BodyModel, fat_reach: float = FAT_TARGET_REACH) -> None:
         try:
             self.levers = LeverMap(model)
         except SynthError as err:
@@ -54,6 +67,9 @@ class BodyFatMorpher:
                              f"{model.name} {model.version}") from err
         self.model = model
         self.measurer = BodyMeasurer(model)
+        self.extended_high = self.levers.high.astype(np.float64)
+        fat = [self.levers.labels.index(label) for label in ADIPOSITY]
+        self.extended_high[fat] = np.maximum(self.extended_high[fat], fat_reach)
 
     def _neutral(self, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.measurer.rest_bodies(shapes.astype(np.float32))
@@ -62,10 +78,11 @@ class BodyFatMorpher:
         vertices, _ = self._neutral(shapes)
         return vertices[:, :, 1].max(1) - vertices[:, :, 1].min(1)
 
-    def _at_step(self, source: np.ndarray, step: float, height_m: float) -> np.ndarray:
-        """The source moved by `step` along the adiposity lever, its height phenotype re-solved
-        so that its neutral height is `height_m` (as near as the phenotype's range allows)."""
-        shape = np.clip(source.astype(np.float64) + step * self.levers.direction, self.levers.low, self.levers.high)
+    def _at_step(self, source: np.ndarray, step: float, height_m: float, high: np.ndarray) -> np.ndarray:
+        """The source moved by `step` along the adiposity lever and clipped to (the shape space's
+        low, `high`), its height phenotype re-solved so that its neutral height is `height_m`
+        (as near as the phenotype's range allows)."""
+        shape = np.clip(source.astype(np.float64) + step * self.levers.direction, self.levers.low, high)
 
         def height_error(phenotype: float) -> float:
             shape[self.levers.height] = phenotype
@@ -79,16 +96,16 @@ class BodyFatMorpher:
         female = self.model.female_fraction(shape.astype(np.float32))
         return vertices[0], self.measurer.measure(vertices[0], joints[0], female)
 
-    def _trials(self, source: np.ndarray, height_m: float):
+    def _trials(self, source: np.ndarray, height_m: float, high: np.ndarray):
         """A memoised trial(step) -> (shape, neutral vertices, measurements) of `source` moved by
-        `step` with its height re-solved, and fat(step): its body fat (%), NaN where the
-        estimate is undefined or the height cannot be kept. Each step is built and measured once
-        (the reach search, the solver and the level written share them)."""
+        `step` (clipped to `high`) with its height re-solved, and fat(step): its body fat (%),
+        NaN where the estimate is undefined or the height cannot be kept. Each step is built and
+        measured once (the reach search, the solver and the level written share them)."""
         done: dict[float, tuple[np.ndarray, np.ndarray, Measurements]] = {}
 
         def trial(step: float) -> tuple[np.ndarray, np.ndarray, Measurements]:
             if step not in done:
-                shape = self._at_step(source, step, height_m)
+                shape = self._at_step(source, step, height_m, high)
                 done[step] = (shape, *self._measure(shape))
             return done[step]
 
@@ -99,21 +116,21 @@ class BodyFatMorpher:
         return trial, fat
 
     @staticmethod
-    def reach(fat) -> list[tuple[float, float]]:
-        """[(step, body fat %)] at the lean and the heavy end of what a body reaches along the
-        lever (`fat` as from `_trials`): the ends of STEP_RANGE, or where the estimate stops
-        being defined (the height cannot be kept) before them."""
-        ends = []
-        for end in STEP_RANGE:
+    def reach(fat, ends: Sequence[float] = STEP_RANGE) -> list[tuple[float, float]]:
+        """[(step, body fat %)] at each end (the lean and the heavy end of STEP_RANGE) of what a
+        body reaches along the lever (`fat` as from `_trials`): the end itself, or where the
+        estimate stops being defined (the height cannot be kept) before it."""
+        reached = []
+        for end in ends:
             inside, outside = 0.0, end
             if np.isfinite(fat(end)):
-                ends.append((end, fat(end)))
+                reached.append((end, fat(end)))
                 continue
             for _ in range(_REACH_BISECTIONS):
                 middle = 0.5 * (inside + outside)
                 inside, outside = (middle, outside) if np.isfinite(fat(middle)) else (inside, middle)
-            ends.append((inside, fat(inside)))
-        return ends
+            reached.append((inside, fat(inside)))
+        return reached
 
     def morph(self, source: np.ndarray, values: Sequence[float], absolute: bool = False) -> list[MorphLevel]:
         """The source level, then one level per value: a body-fat change in percentage points
@@ -126,16 +143,24 @@ class BodyFatMorpher:
                              "morphed by body fat")
         targets = [(f"{v:g} %" if absolute else f"{v:+g}", v if absolute else measured.body_fat_pct + v)
                    for v in values]
-        trial, fat = self._trials(source, measured.height_m)
+        trial, fat = self._trials(source, measured.height_m, self.levers.high)
         (lean_step, low), (heavy_step, high) = self.reach(fat)
+        paths = [(trial, fat, heavy_step, high)]  # the model's range, then (if needed) the extended one
+        if any(target > high for _, target in targets):
+            trial, fat = self._trials(source, measured.height_m, self.extended_high)
+            [(heavy_step, high)] = self.reach(fat, STEP_RANGE[1:])
+            paths.append((trial, fat, heavy_step, high))
         low = max(low, DENSITY_FAT_RANGE_PCT[0])  # leaner than the labels' own floor is no body
+        high = min(high, DENSITY_FAT_RANGE_PCT[1])  # nor fatter than their ceiling
         outside = [f"{label} ({target:.1f} %)" for label, target in targets if not low <= target <= high]
         if outside:
             raise SynthError(f"body-fat target {', '.join(outside)} is out of reach for this body: along its fat "
                              f"direction, with its height kept, it reaches {low:.1f} to {high:.1f} % (source "
                              f"{measured.body_fat_pct:.1f} %); choose targets inside that range")
-        levels = [MorphLevel("source", None, 0.0, source.astype(np.float32), _placed(vertices), measured)]
+        levels = [MorphLevel("source", None, 0.0, source.astype(np.float32), _placed(vertices), measured,
+                             self._extrapolated(source))]
         for label, target in targets:
+            trial, fat, heavy_step, _ = paths[0] if target <= paths[0][3] else paths[-1]
             bracket = (lean_step, 0.0) if target < measured.body_fat_pct else (0.0, heavy_step)
             step = illinois(lambda x: fat(x) - target, *bracket, BODY_FAT_TOLERANCE_PCT)
             shape, vertices, reached = trial(step)
@@ -144,8 +169,12 @@ class BodyFatMorpher:
                 raise SynthError(f"body fat {target:.1f} % ({label}) was not reached within {BODY_FAT_TOLERANCE_PCT} "
                                  f"points at a height within {1000 * HEIGHT_TOLERANCE_M:g} mm: the estimate is not "
                                  "monotone along this body's fat direction there; choose a smaller change")
-            levels.append(MorphLevel(label, target, step, shape.astype(np.float32), _placed(vertices), reached))
+            levels.append(MorphLevel(label, target, step, shape.astype(np.float32), _placed(vertices), reached,
+                                     self._extrapolated(shape)))
         return levels
+
+    def _extrapolated(self, shape: np.ndarray) -> bool:
+        return bool(np.any(shape > self.levers.high))
 
 
 def illinois(f, low: float, high: float, tolerance: float, iterations: int = 40) -> float:
