@@ -32,6 +32,7 @@ from synth.dataset.manifest import FORMAT, MANIFEST, read_manifest, write_manife
 from synth.dataset.schema import SCHEMA_VERSION, COLUMN_DOCS
 from synth.dataset.stats import measurement_summary
 from synth.dataset.writer import PNG_DIR, ShardEntry, commit_shard, file_sha256
+from synth.interrupts import raise_if_interrupted, recorded_interrupts
 from synth.measurements import LABELS_VERSION
 from synth.plan import ShardPlan, plan_shards, split_ranges
 from synth.population.reference import NO_REFERENCE, load_reference
@@ -235,7 +236,7 @@ def _open_output(location: str | Path) -> Store:
 def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
     """Build (or resume) the dataset of `spec` in `options.out` (a folder or filesystem URI)."""
     store = _open_output(options.out)
-    with storage_errors(store), exclusive(store):
+    with storage_errors(store), exclusive(store), recorded_interrupts():
         previous = _prepare(store, spec, options.overwrite)
         plans = plan_shards(spec)
         finished = _finished(store, previous)
@@ -254,6 +255,7 @@ def run_build(spec: JobSpec, options: BuildOptions) -> BuildSummary:
                 entries[entry.file] = entry.to_dict()
                 manifest["shards"] = sorted(entries.values(), key=lambda e: e["file"])
                 write_manifest(store, manifest)
+                raise_if_interrupted()
                 written += entry.bytes
                 driver_bytes += len(pickle.dumps(entry))
                 if not first_subjects:

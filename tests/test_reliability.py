@@ -216,6 +216,44 @@ def test_two_builds_into_one_folder_do_not_corrupt_it(tmp_path, anny_source):
     assert built > 0 and all(p.endswith("(resume the build)") for p in problems), problems
 
 
+_CTRL_C_IN_A_FINALISER = """
+import os, signal, sys, time
+import synth.shard
+from synth.cli import main
+
+build, calls = synth.shard.ShardBuilder.build, []
+
+
+class Finalised:
+    def __del__(self):  # Ctrl-C lands in a finaliser, where a KeyboardInterrupt is printed and lost
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+
+
+def build_with_ctrl_c(self, plan):
+    calls.append(plan)
+    if len(calls) == 2:
+        Finalised()
+    return build(self, plan)
+
+
+synth.shard.ShardBuilder.build = build_with_ctrl_c
+main(sys.argv[1:])
+"""
+
+
+def test_ctrl_c_inside_a_finaliser_stops_the_build_after_the_shard_in_hand(tmp_path):
+    out = tmp_path / "out"
+    command = ["build", str(SMOKE), "--out", str(out), "--workers", "0", "--no-progress", "--set=job.subjects=24",
+               "--set=job.shard_size=2"]
+    result = subprocess.run([sys.executable, "-c", _CTRL_C_IN_A_FINALISER, *command], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 130 and "interrupted:" in result.stderr and "Traceback" not in result.stderr, \
+        result.stderr[-2000:]
+    assert len(shard_hashes(out)) == 2  # the shard in hand is finished and listed, then the build stops
+    problems, built = verify_dataset(out)
+    assert built == 2 and len(problems) == 10 and all(p.endswith("(resume the build)") for p in problems)
+
+
 _values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=8), st.lists(st.floats(-1e3, 1e3), max_size=3))
 _sections = st.sampled_from(["job", "body_model", "shape", "pose", "camera", "views", "labels", "render", "bogus"])
