@@ -32,6 +32,11 @@ def _median_subject(dataset) -> dict:
     return rows[len(rows) // 2]
 
 
+def _reach_top(refused: pytest.ExceptionInfo) -> float:
+    """The heavy end (%) an out-of-reach refusal names ("... reaches L to H % (source ...")."""
+    return float(str(refused.value).split(" % (source")[0].rsplit(" to ", 1)[1])
+
+
 def _morph(args: list[str]):
     return CliRunner().invoke(main, ["morph", *args])
 
@@ -80,7 +85,7 @@ def test_a_target_past_the_models_range_is_reached_by_extrapolating_fat_and_says
     shape = np.asarray(man["shape"], np.float32)
     with pytest.raises(SynthError, match="out of reach") as refused:
         BodyFatMorpher(anny_model, fat_reach=LOCAL_CHANGE_MAX).morph(shape, [90.0], absolute=True)
-    model_high = float(str(refused.value).split(" % (source")[0].rsplit(" to ", 1)[1])
+    model_high = _reach_top(refused)
     morpher = BodyFatMorpher(anny_model)
     source, inside, past = morpher.morph(shape, [model_high - 1.0, model_high + 0.5], absolute=True)
     assert not source.extrapolated and not inside.extrapolated and inside.shape.max() <= LOCAL_CHANGE_MAX
@@ -91,8 +96,7 @@ def test_a_target_past_the_models_range_is_reached_by_extrapolating_fat_and_says
     assert past.measurements.mass_kg > inside.measurements.mass_kg
     with pytest.raises(SynthError, match="out of reach") as refused:
         morpher.morph(shape, [90.0], absolute=True)
-    assert model_high + 0.5 <= float(str(refused.value).split(" % (source")[0].rsplit(" to ", 1)[1]) \
-        <= DENSITY_FAT_RANGE_PCT[1]
+    assert model_high + 0.5 <= _reach_top(refused) <= DENSITY_FAT_RANGE_PCT[1]
 
 
 def test_out_of_reach_target_is_one_line_and_writes_nothing(smoke_dataset, tmp_path):

@@ -246,7 +246,8 @@ def test_ctrl_c_inside_a_finaliser_stops_the_build_after_the_shard_in_hand(tmp_p
     out = tmp_path / "out"
     command = ["build", str(SMOKE), "--out", str(out), "--workers", "0", "--no-progress", "--set=job.subjects=24",
                "--set=job.shard_size=2"]
-    result = subprocess.run([sys.executable, "-c", _CTRL_C_IN_A_FINALISER, *command], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", _CTRL_C_IN_A_FINALISER, *command], capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 130 and "interrupted:" in result.stderr and "Traceback" not in result.stderr, \
         result.stderr[-2000:]
     assert len(shard_hashes(out)) == 2  # the shard in hand is finished and listed, then the build stops
