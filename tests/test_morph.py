@@ -14,7 +14,7 @@ from body_models import SynthError
 from body_models.anny_backend import LOCAL_CHANGE_MAX
 from synth.cli import main
 from synth.measurements import DENSITY_FAT_RANGE_PCT
-from synth.morph.solve import BODY_FAT_TOLERANCE_PCT, FAT_TARGET_REACH, HEIGHT_TOLERANCE_M, BodyFatMorpher
+from synth.morph.solve import BODY_FAT_TOLERANCE_PCT, EXTENDED_HEAVY_END, HEIGHT_TOLERANCE_M, BodyFatMorpher
 
 
 def _subjects(dataset, female: bool) -> list[dict]:
@@ -79,17 +79,17 @@ def test_morph_from_a_prediction_json_with_absolute_targets(smoke_dataset, anny_
 
 
 def test_a_target_past_the_models_range_is_reached_by_extrapolating_fat_and_says_so(smoke_dataset, anny_model):
-    """The heaviest man: a target the body model's range cannot reach is solved with the fat
-    targets past it (up to FAT_TARGET_REACH), marked; one it can reach never is."""
+    """The heaviest man: a target the body model's range cannot reach is solved on the extension
+    (fat targets past it, up to EXTENDED_HEAVY_END), marked; one it can reach never is."""
     man = _subjects(smoke_dataset, female=False)[-1]
     shape = np.asarray(man["shape"], np.float32)
     with pytest.raises(SynthError, match="out of reach") as refused:
-        BodyFatMorpher(anny_model, fat_reach=LOCAL_CHANGE_MAX).morph(shape, [90.0], absolute=True)
+        BodyFatMorpher(anny_model, extend=False).morph(shape, [90.0], absolute=True)
     model_high = _reach_top(refused)
     morpher = BodyFatMorpher(anny_model)
     source, inside, past = morpher.morph(shape, [model_high - 1.0, model_high + 0.5], absolute=True)
     assert not source.extrapolated and not inside.extrapolated and inside.shape.max() <= LOCAL_CHANGE_MAX
-    assert past.extrapolated and LOCAL_CHANGE_MAX < past.shape.max() <= FAT_TARGET_REACH
+    assert past.extrapolated and LOCAL_CHANGE_MAX < past.shape.max() <= max(EXTENDED_HEAVY_END.values())
     for level in (inside, past):
         assert abs(level.measurements.body_fat_pct - level.target_body_fat_pct) < BODY_FAT_TOLERANCE_PCT
         assert abs(level.measurements.height_m - source.measurements.height_m) <= HEIGHT_TOLERANCE_M

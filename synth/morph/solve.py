@@ -10,12 +10,16 @@ an anthropometric estimate of DXA body fat, not a measurement) is within
 `BODY_FAT_TOLERANCE_PCT` of the target.
 
 A target past the heavy end of the body model's range (fat targets at 1.5, where Anny's
-shape space stops: a man there is at BMI 57-62 and about 38-42 % body fat) is solved on a
-second path that lets the fat and girth targets go on to `FAT_TARGET_REACH` (2.0),
-extrapolating their blend shapes linearly; the weight phenotype stays inside its range.
-That adds 1-3 points; further on the extrapolated torso folds into shelves that no person
-has (docs/people.md), so a target beyond is refused. Targets the model's range reaches never
-take that path; a level that does says so (`MorphLevel.extrapolated`).
+shape space stops: a man there is at BMI 57-62 and about 38-42 % body fat) is solved on an
+extension: from that heavy-end body the shape moves in a straight line towards
+`EXTENDED_HEAVY_END`, where the fat and girth targets are extrapolated to 2.0 and the three
+that carry the waist at the iliac crest (where the label measures) to 2.5, the chest's two
+stay at the range's end (extrapolated, they fold into a shelf first), the belly sags
+(stomach tone at its low end) and the hips widen (to the range's end); the weight phenotype
+stays inside its range. That adds 4-8 points; far out, the surface creases much less than
+with every target extrapolated alike (docs/people.md). A target beyond is refused. Targets
+the model's range reaches never take the extension; a level that does says so
+(`MorphLevel.extrapolated`).
 """
 from __future__ import annotations
 
@@ -28,7 +32,11 @@ from body_models import BodyModel, SynthError
 from synth.measurements import DENSITY_FAT_RANGE_PCT, BodyMeasurer, Measurements
 from synth.population.levers import ADIPOSITY, LeverMap
 
-FAT_TARGET_REACH = 2.0  # how far the heavy side takes each fat and girth local target (the model's range: 1.5)
+EXTENDED_HEAVY_END: dict[str, float] = {  # where the extension past the model's heavy end leads (see module doc)
+    **{label: 2.0 for label in ADIPOSITY},
+    "stomach-pregnant-incr": 2.5, "measure-waist-circ-incr": 2.5, "hip-scale-depth-incr": 2.5,
+    "measure-bust-circ-incr": 1.5, "measure-underbust-circ-incr": 1.5,
+    "stomach-tone-incr": -1.0, "hip-scale-horiz-incr": 1.5}
 STEP_RANGE = (-2.0, 4.0)  # adiposity steps searched (clipping to the reach saturates beyond)
 BODY_FAT_TOLERANCE_PCT = 0.2
 HEIGHT_TOLERANCE_M = 0.002
@@ -40,9 +48,10 @@ _REACH_BISECTIONS = 8
 class MorphLevel:
     """One body of a morph. label: "source" or the requested change ("+5", "-10", or "30"
     with absolute targets); target_body_fat_pct: None for the source; step: adiposity
-    lever change from the source; shape: (S,) float32; vertices: (V, 3) float32 neutral
-    pose, meters, feet on y = 0; extrapolated: a fat target is past the body model's range
-    (see the module doc)."""
+    lever change from the source (on the extension: the heavy end's step plus the fraction of
+    the way to `EXTENDED_HEAVY_END`); shape: (S,) float32; vertices: (V, 3) float32 neutral
+    pose, meters, feet on y = 0; extrapolated: solved on the extension past the body model's
+    range (see the module doc)."""
 
     label: str
     target_body_fat_pct: float | None
@@ -55,10 +64,9 @@ class MorphLevel:
 
 class BodyFatMorpher:
     """Finds, for one source shape, the bodies at other body-fat levels (see module doc);
-    `fat_reach`: how far past the model's range a fat target may go (at most the range
-    itself turns the extension off)."""
+    `extend`: False keeps every body inside the body model's range."""
 
-    def __init__(self, model: BodyModel, fat_reach: float = FAT_TARGET_REACH) -> None:
+    def __init__(self, model: BodyModel, extend: bool = True) -> None:
         try:
             self.levers = LeverMap(model)
         except SynthError as err:
@@ -67,9 +75,9 @@ class BodyFatMorpher:
                              f"{model.name} {model.version}") from err
         self.model = model
         self.measurer = BodyMeasurer(model)
-        self.extended_high = self.levers.high.astype(np.float64)
-        fat = [self.levers.labels.index(label) for label in ADIPOSITY]
-        self.extended_high[fat] = np.maximum(self.extended_high[fat], fat_reach)
+        self.extend = extend
+        self._extended = ([self.levers.labels.index(label) for label in EXTENDED_HEAVY_END],
+                          np.array(list(EXTENDED_HEAVY_END.values())))
 
     def _neutral(self, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.measurer.rest_bodies(shapes.astype(np.float32))
@@ -78,11 +86,10 @@ class BodyFatMorpher:
         vertices, _ = self._neutral(shapes)
         return vertices[:, :, 1].max(1) - vertices[:, :, 1].min(1)
 
-    def _at_step(self, source: np.ndarray, step: float, height_m: float, high: np.ndarray) -> np.ndarray:
-        """The source moved by `step` along the adiposity lever and clipped to (the shape space's
-        low, `high`), its height phenotype re-solved so that its neutral height is `height_m`
+    def _with_height(self, shape: np.ndarray, height_m: float) -> np.ndarray:
+        """`shape` with its height phenotype re-solved so that its neutral height is `height_m`
         (as near as the phenotype's range allows)."""
-        shape = np.clip(source.astype(np.float64) + step * self.levers.direction, self.levers.low, high)
+        shape = shape.copy()
 
         def height_error(phenotype: float) -> float:
             shape[self.levers.height] = phenotype
@@ -96,16 +103,16 @@ class BodyFatMorpher:
         female = self.model.female_fraction(shape.astype(np.float32))
         return vertices[0], self.measurer.measure(vertices[0], joints[0], female)
 
-    def _trials(self, source: np.ndarray, height_m: float, high: np.ndarray):
-        """A memoised trial(step) -> (shape, neutral vertices, measurements) of `source` moved by
-        `step` (clipped to `high`) with its height re-solved, and fat(step): its body fat (%),
-        NaN where the estimate is undefined or the height cannot be kept. Each step is built and
-        measured once (the reach search, the solver and the level written share them)."""
+    def _trials(self, shape_at, height_m: float):
+        """A memoised trial(step) -> (shape, neutral vertices, measurements) of `shape_at(step)`
+        with its height re-solved, and fat(step): its body fat (%), NaN where the estimate is
+        undefined or the height cannot be kept. Each step is built and measured once (the reach
+        search, the solver and the level written share them)."""
         done: dict[float, tuple[np.ndarray, np.ndarray, Measurements]] = {}
 
         def trial(step: float) -> tuple[np.ndarray, np.ndarray, Measurements]:
             if step not in done:
-                shape = self._at_step(source, step, height_m, high)
+                shape = self._with_height(shape_at(step), height_m)
                 done[step] = (shape, *self._measure(shape))
             return done[step]
 
@@ -115,10 +122,17 @@ class BodyFatMorpher:
 
         return trial, fat
 
+    def _extended_end(self, heavy: np.ndarray) -> np.ndarray:
+        """The shape the extension leads to from the heavy-end shape `heavy`."""
+        end = heavy.copy()
+        indices, values = self._extended
+        end[indices] = values
+        return end
+
     @staticmethod
     def reach(fat, ends: Sequence[float] = STEP_RANGE) -> list[tuple[float, float]]:
         """[(step, body fat %)] at each end (the lean and the heavy end of STEP_RANGE) of what a
-        body reaches along the lever (`fat` as from `_trials`): the end itself, or where the
+        body reaches from step 0 (`fat` as from `_trials`): the end itself, or where the
         estimate stops being defined (the height cannot be kept) before it."""
         reached = []
         for end in ends:
@@ -143,13 +157,18 @@ class BodyFatMorpher:
                              "morphed by body fat")
         targets = [(f"{v:g} %" if absolute else f"{v:+g}", v if absolute else measured.body_fat_pct + v)
                    for v in values]
-        trial, fat = self._trials(source, measured.height_m, self.levers.high)
+        trial, fat = self._trials(
+            lambda step: np.clip(source + step * self.levers.direction, self.levers.low, self.levers.high),
+            measured.height_m)
         (lean_step, low), (heavy_step, high) = self.reach(fat)
-        paths = [(trial, fat, heavy_step, high)]  # the model's range, then (if needed) the extended one
-        if any(target > high for _, target in targets):
-            trial, fat = self._trials(source, measured.height_m, self.extended_high)
-            [(heavy_step, high)] = self.reach(fat, STEP_RANGE[1:])
-            paths.append((trial, fat, heavy_step, high))
+        # each path: trial, fat, its steps' bracket on the heavy side, its top (%), the step it starts from
+        paths = [(trial, fat, heavy_step, high, 0.0)]
+        if self.extend and any(target > high for _, target in targets):
+            heavy = trial(heavy_step)[0]
+            end = self._extended_end(heavy)
+            trial, fat = self._trials(lambda t: heavy + t * (end - heavy), measured.height_m)
+            [(t_end, high)] = self.reach(fat, (1.0,))
+            paths.append((trial, fat, t_end, high, heavy_step))
         low = max(low, DENSITY_FAT_RANGE_PCT[0])  # leaner than the labels' own floor is no body
         high = min(high, DENSITY_FAT_RANGE_PCT[1])  # nor fatter than their ceiling
         outside = [f"{label} ({target:.1f} %)" for label, target in targets if not low <= target <= high]
@@ -157,11 +176,11 @@ class BodyFatMorpher:
             raise SynthError(f"body-fat target {', '.join(outside)} is out of reach for this body: along its fat "
                              f"direction, with its height kept, it reaches {low:.1f} to {high:.1f} % (source "
                              f"{measured.body_fat_pct:.1f} %); choose targets inside that range")
-        levels = [MorphLevel("source", None, 0.0, source.astype(np.float32), _placed(vertices), measured,
-                             self._extrapolated(source))]
+        levels = [MorphLevel("source", None, 0.0, source.astype(np.float32), _placed(vertices), measured, False)]
         for label, target in targets:
-            trial, fat, heavy_step, _ = paths[0] if target <= paths[0][3] else paths[-1]
-            bracket = (lean_step, 0.0) if target < measured.body_fat_pct else (0.0, heavy_step)
+            extended = target > paths[0][3]
+            trial, fat, top, _, start = paths[-1] if extended else paths[0]
+            bracket = (lean_step, 0.0) if target < measured.body_fat_pct else (0.0, top)
             step = illinois(lambda x: fat(x) - target, *bracket, BODY_FAT_TOLERANCE_PCT)
             shape, vertices, reached = trial(step)
             if not (abs(reached.body_fat_pct - target) < BODY_FAT_TOLERANCE_PCT
@@ -169,12 +188,9 @@ class BodyFatMorpher:
                 raise SynthError(f"body fat {target:.1f} % ({label}) was not reached within {BODY_FAT_TOLERANCE_PCT} "
                                  f"points at a height within {1000 * HEIGHT_TOLERANCE_M:g} mm: the estimate is not "
                                  "monotone along this body's fat direction there; choose a smaller change")
-            levels.append(MorphLevel(label, target, step, shape.astype(np.float32), _placed(vertices), reached,
-                                     self._extrapolated(shape)))
+            levels.append(MorphLevel(label, target, start + step, shape.astype(np.float32), _placed(vertices),
+                                     reached, extended))
         return levels
-
-    def _extrapolated(self, shape: np.ndarray) -> bool:
-        return bool(np.any(shape > self.levers.high))
 
 
 def illinois(f, low: float, high: float, tolerance: float, iterations: int = 40) -> float:
