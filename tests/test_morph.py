@@ -90,6 +90,7 @@ def test_a_target_past_the_models_range_is_reached_by_extrapolating_fat_and_says
     source, inside, past = morpher.morph(shape, [model_high - 1.0, model_high + 0.5], absolute=True)
     assert not source.extrapolated and not inside.extrapolated and inside.shape.max() <= LOCAL_CHANGE_MAX
     assert past.extrapolated and LOCAL_CHANGE_MAX < past.shape.max() <= max(EXTENDED_HEAVY_END.values())
+    assert past.step > inside.step  # the extension carries on from the range's heavy end
     for level in (inside, past):
         assert abs(level.measurements.body_fat_pct - level.target_body_fat_pct) < BODY_FAT_TOLERANCE_PCT
         assert abs(level.measurements.height_m - source.measurements.height_m) <= HEIGHT_TOLERANCE_M
