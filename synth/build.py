@@ -38,6 +38,7 @@ from synth.plan import ShardPlan, plan_shards, split_ranges
 from synth.population.reference import NO_REFERENCE, load_reference
 from synth.population.report import compare as compare_population
 from synth.population.report import markdown as population_markdown
+from synth.population.report import report_measures
 from synth.population.measured import read_measured
 from synth.storage import LOCK, Store, exclusive
 
@@ -282,7 +283,7 @@ def _population(store: Store, spec: JobSpec) -> dict[str, Any] | None:
     if spec.shape.reference == NO_REFERENCE or not spec.labels.measurements:
         return None
     table = load_reference(spec.shape.reference)
-    report = compare_population(read_measured(store, sorted(set(table.measures()) | {"bmi_kg_m2"})), table)
+    report = compare_population(read_measured(store, report_measures(table)), table)
     return {"reference": table.name, "reference_sha256": file_sha256(table.path), "markdown": population_markdown(report),
             "report": report.to_dict()}
 

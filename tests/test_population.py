@@ -15,6 +15,7 @@ from body_models import ShapePrior, SynthError
 from synth.cli import main
 from synth.config import spec_from_dict
 from synth.measurements import BodyMeasurer, body_mass_kg, loop_length, section_hull, siri_density_kg_m3
+from synth.population.body_fat import DXA_MEAN_PCT, check_body_fat
 from synth.population.conditional import compare_people
 from synth.population.girths import GIRTHS, fit_girths
 from synth.population.measured import Measured
@@ -314,6 +315,31 @@ def test_girth_model_draws_the_people_own_spread_and_correlation():
     assert 0.95 < chest < 1.1
 
 
+def test_body_fat_check_holds_labels_to_dxa():
+    """Labels scattered about DXA's means pass; a sex 4 points too fat, a heavy median out of
+    its band or one label above 60 % fails; a dataset without the label has no check."""
+    rng = np.random.default_rng(0)
+    sexes = np.repeat(np.array(SEXES), 500)
+    bmi = np.tile(np.linspace(18.0, 45.0, 500), 2)
+    fat = 0.5 * (bmi - 30.0) + rng.normal(0, 1, 1000)
+    for sex in SEXES:  # each sex's mean exactly DXA's
+        fat[sexes == sex] += DXA_MEAN_PCT[sex] - fat[sexes == sex].mean()
+
+    def checks(values):
+        return {c.sex: c for c in check_body_fat(Measured(sexes, {"bmi_kg_m2": bmi, "body_fat_pct": values}))}
+
+    good = checks(fat)
+    assert all(c.ok for c in good.values()) and good["male"].mean_pct == pytest.approx(28.1)
+    heavy = (sexes == "female") & (bmi >= 38.0) & (bmi <= 42.0)
+    assert good["female"].heavy_subjects == heavy.sum()
+    assert good["female"].heavy_median_pct == pytest.approx(np.median(fat[heavy]))
+    fatter = checks(fat + 4.0 * (sexes == "female"))
+    assert not fatter["female"].ok and fatter["male"].ok
+    assert not checks(np.where(heavy, fat + 8.0, fat))["female"].ok  # its mean moves less than 3 points
+    assert not checks(np.where(np.arange(1000) == 0, 61.0, fat))["male"].ok
+    assert check_body_fat(Measured(sexes, {"bmi_kg_m2": bmi, "body_fat_pct": np.full(1000, np.nan)})) == []
+
+
 def test_population_report_plot_card_and_extremes(smoke_dataset, tmp_path):
     result = CliRunner().invoke(main, ["population", str(smoke_dataset), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -330,6 +356,11 @@ def test_population_report_plot_card_and_extremes(smoke_dataset, tmp_path):
     row = next(r for r in report["rows"] if r["sex"] == "male" and r["measure"] == "height_m"
                and r["statistic"] == "p50")
     assert row["synthetic"] == pytest.approx(np.percentile(heights[~female], 50))
+    fat = pads.dataset(sorted(map(str, smoke_dataset.glob("*.parquet"))), format="parquet").to_table(
+        columns=["body_fat_pct"]).column("body_fat_pct").to_numpy()
+    means = {c["sex"]: c["mean_pct"] for c in report["body_fat"]}
+    assert means == {"male": pytest.approx(np.nanmean(fat[~female])), "female": pytest.approx(np.nanmean(fat[female]))}
+    assert "vs NHANES DXA" in (tmp_path / "population.md").read_text()
     assert Image.open(tmp_path / "population.png").size[0] > 500
     assert "Population vs reference" in (smoke_dataset / "README.md").read_text()
     preview = CliRunner().invoke(main, ["preview", str(smoke_dataset), "--out", str(tmp_path / "sheet.png")])

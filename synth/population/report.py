@@ -3,7 +3,8 @@
 For every (sex, measure, statistic) of the reference table the report gives the
 dataset's value: the same percentile of the measured column, or the share at or above
 the threshold. Percentiles are compared relatively (%), shares in percentage points.
-A PNG plots each measure's percentile curve per sex over the reference's points.
+The body-fat label is set beside DXA (`synth.population.body_fat`). A PNG plots each
+measure's percentile curve per sex over the reference's points, and body fat against BMI.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ import numpy as np
 
 from synth.dataset.atomic import atomic_write_bytes, atomic_write_figure
 from synth.dataset.manifest import read_manifest
+from synth.population.body_fat import (DXA_HEAVY_BAND_PCT, DXA_MEAN_PCT, DXA_TOP_PCT, HEAVY_BMI, BodyFatCheck,
+                                       check_body_fat)
+from synth.population.body_fat import markdown as body_fat_markdown
 from synth.population.measured import Measured, read_measured
 from synth.population.reference import SEXES, ReferenceTable
 from synth.storage import Store
@@ -46,9 +50,15 @@ class PopulationReport:
     subjects: dict[str, int]  # sex -> measured subjects
     rows: list[Comparison]
     bmi_classes: dict[str, dict[str, float]]  # sex -> class -> share of the dataset
+    body_fat: list[BodyFatCheck]  # empty for a dataset without the label
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def report_measures(reference: ReferenceTable) -> list[str]:
+    """The measured columns a report against `reference` reads."""
+    return sorted(set(reference.measures()) | {"bmi_kg_m2", "body_fat_pct"})
 
 
 def compare(measured: Measured, reference: ReferenceTable) -> PopulationReport:
@@ -74,7 +84,8 @@ def compare(measured: Measured, reference: ReferenceTable) -> PopulationReport:
     classes = {sex: {name: float(((bmi >= lo) & (bmi < hi))[sexes == sex].mean()) if (sexes == sex).any() else 0.0
                      for lo, hi, name in BMI_CLASSES} for sex in SEXES}
     counts = {sex: int(((sexes == sex) & np.isfinite(bmi)).sum()) for sex in SEXES}
-    return PopulationReport(reference.name, reference.citation, counts, rows, classes)
+    return PopulationReport(reference.name, reference.citation, counts, rows, classes,
+                            check_body_fat(measured))
 
 
 def markdown(report: PopulationReport) -> str:
@@ -95,19 +106,23 @@ def markdown(report: PopulationReport) -> str:
               "|---|" + "---|" * len(BMI_CLASSES)]
     for sex, shares in report.bmi_classes.items():
         lines.append(f"| {sex} | " + " | ".join(f"{100 * shares[name]:.1f} %" for _, _, name in BMI_CLASSES) + " |")
+    if report.body_fat:
+        lines += ["", body_fat_markdown(report.body_fat)]
     return "\n".join(lines)
 
 
 def plot(measured: Measured, reference: ReferenceTable, png: Path) -> Path:
     """Percentile curves (dataset, lines) over the reference (points, dashed interpolation),
-    one panel per measure and sex."""
+    one panel per measure and sex; then, where the dataset has the label, body fat against
+    BMI beside DXA's mean and its band at BMI 38-42."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     measures, sexes, values = reference.measures(), measured.sexes, measured.values
-    figure, axes = plt.subplots(len(measures), 2, figsize=(10, 2.6 * len(measures)), squeeze=False)
+    fat = np.isfinite(values["body_fat_pct"]).any()
+    figure, axes = plt.subplots(len(measures) + fat, 2, figsize=(10, 2.6 * (len(measures) + fat)), squeeze=False)
     percents = np.linspace(1, 99, 99)
     for col, sex in enumerate(SEXES):
         for row, measure in enumerate(measures):
@@ -126,14 +141,30 @@ def plot(measured: Measured, reference: ReferenceTable, png: Path) -> Path:
             if measure == "bmi_kg_m2":
                 for line in (30.0, 40.0):
                     ax.axhline(line, color="grey", lw=0.6, ls=":")
-            ax.set_title(f"{sex}: {measure}", fontsize=9)
-            ax.set_xlabel("percentile", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            if row == 0:
-                ax.legend(fontsize=7, loc="upper left")
+            _style(ax, f"{sex}: {measure}", "percentile", "upper left" if row == 0 else None)
+        if fat:
+            _body_fat_panel(axes[-1, col], sex, values["bmi_kg_m2"][sexes == sex], values["body_fat_pct"][sexes == sex])
     figure.tight_layout()
     return atomic_write_figure(Path(png), figure, dpi=90)
+
+
+def _body_fat_panel(ax, sex: str, bmi: np.ndarray, fat: np.ndarray) -> None:
+    ax.scatter(bmi, fat, s=2, alpha=0.3, color="tab:blue", label=f"dataset (n={np.isfinite(fat).sum()})")
+    ax.axhline(DXA_MEAN_PCT[sex], color="tab:orange", ls="--", lw=1, label="DXA mean (NHANES 1999-2004)")
+    low, high = DXA_HEAVY_BAND_PCT[sex]
+    ax.fill_between(HEAVY_BMI, low, high, color="tab:orange", alpha=0.3, label="DXA at BMI 38-42")
+    ax.axhline(DXA_TOP_PCT, color="grey", lw=0.6, ls=":", label="highest DXA")
+    _style(ax, f"{sex}: body_fat_pct against bmi_kg_m2", "BMI (kg/m^2)", "lower right")
+
+
+def _style(ax, title: str, xlabel: str, legend: str | None) -> None:
+    """Title, axis label, grid and (at `legend`, a matplotlib location) the legend."""
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=7, loc=legend)
 
 
 def write_population(location: str | Path, reference: str | None, out: Path) -> tuple[str, list[Path]]:
@@ -161,7 +192,7 @@ def write_population(location: str | Path, reference: str | None, out: Path) -> 
         built = (manifest or {}).get("spec", {}).get("shape", {}).get("reference", NO_REFERENCE)
         reference = DEFAULT_REFERENCE if built == NO_REFERENCE else built
     table = load_reference(reference)
-    measured = read_measured(store, sorted(set(table.measures()) | {"bmi_kg_m2"}))
+    measured = read_measured(store, report_measures(table))
     report = compare(measured, table)
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "population.md", out / "population.json"
