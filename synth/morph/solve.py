@@ -23,8 +23,9 @@ the model's range reaches never take the extension; a level that does says so
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,7 +38,7 @@ EXTENDED_HEAVY_END: dict[str, float] = {  # where the extension past the model's
     "stomach-pregnant-incr": 2.5, "measure-waist-circ-incr": 2.5, "hip-scale-depth-incr": 2.5,
     "measure-bust-circ-incr": 1.5, "measure-underbust-circ-incr": 1.5,
     "stomach-tone-incr": -1.0, "hip-scale-horiz-incr": 1.5}
-STEP_RANGE = (-2.0, 4.0)  # adiposity steps searched (clipping to the reach saturates beyond)
+STEP_RANGE = (-2.0, 4.0)  # adiposity steps searched (clipping to the shape space's bounds saturates beyond)
 BODY_FAT_TOLERANCE_PCT = 0.2
 HEIGHT_TOLERANCE_M = 0.002
 _HEIGHT_TOLERANCE_SOLVE = 0.0005
@@ -60,6 +61,17 @@ class MorphLevel:
     vertices: np.ndarray
     measurements: Measurements
     extrapolated: bool
+
+
+class _Path(NamedTuple):
+    """One way a body is moved: trial and fat as from `BodyFatMorpher._trials`, the step and
+    body fat (%) of its heavy end, and the adiposity step at its own step 0."""
+
+    trial: Callable
+    fat: Callable[[float], float]
+    top_step: float
+    top_pct: float
+    start: float
 
 
 class BodyFatMorpher:
@@ -131,9 +143,9 @@ class BodyFatMorpher:
 
     @staticmethod
     def reach(fat, ends: Sequence[float] = STEP_RANGE) -> list[tuple[float, float]]:
-        """[(step, body fat %)] at each end (the lean and the heavy end of STEP_RANGE) of what a
-        body reaches from step 0 (`fat` as from `_trials`): the end itself, or where the
-        estimate stops being defined (the height cannot be kept) before it."""
+        """[(step, body fat %)] at each of `ends` (by default the lean and the heavy end of
+        STEP_RANGE) of what a body reaches from step 0 (`fat` as from `_trials`): the end itself,
+        or where the estimate stops being defined (the height cannot be kept) before it."""
         reached = []
         for end in ends:
             inside, outside = 0.0, end
@@ -161,14 +173,13 @@ class BodyFatMorpher:
             lambda step: np.clip(source + step * self.levers.direction, self.levers.low, self.levers.high),
             measured.height_m)
         (lean_step, low), (heavy_step, high) = self.reach(fat)
-        # each path: trial, fat, its steps' bracket on the heavy side, its top (%), the step it starts from
-        paths = [(trial, fat, heavy_step, high, 0.0)]
+        paths = [_Path(trial, fat, heavy_step, high, 0.0)]
         if self.extend and any(target > high for _, target in targets):
             heavy = trial(heavy_step)[0]
             end = self._extended_end(heavy)
             trial, fat = self._trials(lambda t: heavy + t * (end - heavy), measured.height_m)
             [(t_end, high)] = self.reach(fat, (1.0,))
-            paths.append((trial, fat, t_end, high, heavy_step))
+            paths.append(_Path(trial, fat, t_end, high, heavy_step))
         low = max(low, DENSITY_FAT_RANGE_PCT[0])  # leaner than the labels' own floor is no body
         high = min(high, DENSITY_FAT_RANGE_PCT[1])  # nor fatter than their ceiling
         outside = [f"{label} ({target:.1f} %)" for label, target in targets if not low <= target <= high]
@@ -178,17 +189,17 @@ class BodyFatMorpher:
                              f"{measured.body_fat_pct:.1f} %); choose targets inside that range")
         levels = [MorphLevel("source", None, 0.0, source.astype(np.float32), _placed(vertices), measured, False)]
         for label, target in targets:
-            extended = target > paths[0][3]
-            trial, fat, top, _, start = paths[-1] if extended else paths[0]
-            bracket = (lean_step, 0.0) if target < measured.body_fat_pct else (0.0, top)
-            step = illinois(lambda x: fat(x) - target, *bracket, BODY_FAT_TOLERANCE_PCT)
-            shape, vertices, reached = trial(step)
+            extended = target > paths[0].top_pct
+            path = paths[-1] if extended else paths[0]
+            bracket = (lean_step, 0.0) if target < measured.body_fat_pct else (0.0, path.top_step)
+            step = illinois(lambda x: path.fat(x) - target, *bracket, BODY_FAT_TOLERANCE_PCT)
+            shape, vertices, reached = path.trial(step)
             if not (abs(reached.body_fat_pct - target) < BODY_FAT_TOLERANCE_PCT
                     and abs(reached.height_m - measured.height_m) <= HEIGHT_TOLERANCE_M):
                 raise SynthError(f"body fat {target:.1f} % ({label}) was not reached within {BODY_FAT_TOLERANCE_PCT} "
                                  f"points at a height within {1000 * HEIGHT_TOLERANCE_M:g} mm: the estimate is not "
                                  "monotone along this body's fat direction there; choose a smaller change")
-            levels.append(MorphLevel(label, target, start + step, shape.astype(np.float32), _placed(vertices),
+            levels.append(MorphLevel(label, target, path.start + step, shape.astype(np.float32), _placed(vertices),
                                      reached, extended))
         return levels
 
