@@ -338,6 +338,8 @@ def test_body_fat_check_holds_labels_to_dxa():
     assert not checks(np.where(heavy, fat + 8.0, fat))["female"].ok  # its mean moves less than 3 points
     assert not checks(np.where(np.arange(1000) == 0, 61.0, fat))["male"].ok
     assert check_body_fat(Measured(sexes, {"bmi_kg_m2": bmi, "body_fat_pct": np.full(1000, np.nan)})) == []
+    lean = checks(np.where(bmi < 38.0, fat, np.nan))  # no body at BMI 38-42: no median, nothing to judge there
+    assert lean["male"].heavy_subjects == 0 and lean["male"].heavy_median_pct is None and lean["male"].ok
 
 
 def test_population_report_plot_card_and_extremes(smoke_dataset, tmp_path):

@@ -26,14 +26,14 @@ MEAN_TOLERANCE_PCT = 3.0
 
 @dataclass(frozen=True)
 class BodyFatCheck:
-    """One sex's body-fat labels against DXA: mean, median at BMI 38-42 (NaN if no body
+    """One sex's body-fat labels against DXA: mean, median at BMI 38-42 (None if no body
     there), largest, share above DXA's top; ok: mean, heavy median and largest all in bounds."""
 
     sex: str
     subjects: int
     mean_pct: float
     heavy_subjects: int
-    heavy_median_pct: float
+    heavy_median_pct: float | None
     max_pct: float
     share_above_dxa_top: float
     ok: bool
@@ -49,9 +49,9 @@ def check_body_fat(measured: Measured) -> list[BodyFatCheck]:
             continue
         heavy = fat[mine & (bmi >= HEAVY_BMI[0]) & (bmi <= HEAVY_BMI[1])]
         mean, top = float(fat[mine].mean()), float(fat[mine].max())
-        median = float(np.median(heavy)) if heavy.size else float("nan")
+        median = float(np.median(heavy)) if heavy.size else None
         low, high = DXA_HEAVY_BAND_PCT[sex]
-        ok = (abs(mean - DXA_MEAN_PCT[sex]) <= MEAN_TOLERANCE_PCT and (not heavy.size or low <= median <= high)
+        ok = (abs(mean - DXA_MEAN_PCT[sex]) <= MEAN_TOLERANCE_PCT and (median is None or low <= median <= high)
               and top <= DENSITY_FAT_RANGE_PCT[1])
         checks.append(BodyFatCheck(sex, int(mine.sum()), mean, int(heavy.size), median, top,
                                    float((fat[mine] > DXA_TOP_PCT).mean()), ok))
@@ -65,7 +65,8 @@ def markdown(checks: list[BodyFatCheck]) -> str:
              f"| DXA there | largest | above {DXA_TOP_PCT:g} % | ok |", "|---|---|---|---|---|---|---|---|"]
     for c in checks:
         low, high = DXA_HEAVY_BAND_PCT[c.sex]
-        lines.append(f"| {c.sex} | {c.mean_pct:.1f} % | {DXA_MEAN_PCT[c.sex]:.1f} % | {c.heavy_median_pct:.1f} % "
+        median = "none" if c.heavy_median_pct is None else f"{c.heavy_median_pct:.1f} %"
+        lines.append(f"| {c.sex} | {c.mean_pct:.1f} % | {DXA_MEAN_PCT[c.sex]:.1f} % | {median} "
                      f"({c.heavy_subjects} bodies) | {low:g}-{high:g} % | {c.max_pct:.1f} % "
                      f"| {100 * c.share_above_dxa_top:.2f} % | {'ok' if c.ok else 'NO'} |")
     return "\n".join(lines)
